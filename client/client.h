@@ -1,0 +1,46 @@
+/* The client: connect, prove both identities, run the tunnel, reconnect
+ * with capped exponential backoff; one epoll loop. */
+#ifndef ZTVPN_CLIENT_H
+#define ZTVPN_CLIENT_H
+
+#include <stdint.h>
+
+#include "config.h"
+#include "conn.h"
+#include "credentials.h"
+#include "msg.h"
+#include "tunnel.h"
+
+enum client_state {
+  CS_WAIT,        /* between attempts (backoff) */
+  CS_CONNECTING,  /* TCP connect in progress */
+  CS_HANDSHAKE,   /* TLS handshake */
+  CS_AWAIT_ADMIT, /* user proof sent; nothing configured yet */
+  CS_ESTABLISHED, /* tunnel up */
+};
+
+struct client {
+  const struct client_config *cfg;
+  const struct client_creds *creds;
+  int epfd, sig_fd;
+  enum client_state state;
+  int have_conn;
+  struct zt_conn conn;
+  struct client_tunnel tun;
+  int tun_events;          /* epoll interest registered for the TUN fd */
+  uint64_t now_ms, deadline_ms;
+  uint64_t last_rx_ms, last_tx_ms;
+  unsigned keepalive;
+  unsigned backoff;        /* seconds before the next attempt */
+  int done, exit_code;
+  struct zt_admit admit;
+  uint8_t *pkt;
+  uint64_t drops;
+};
+
+/* client_run connects and serves until SIGTERM/SIGINT (returns 0) or a final
+ * rejection (returns 1 after printing the reason). */
+int client_run(struct client *c, const struct client_config *cfg,
+               const struct client_creds *creds);
+
+#endif

@@ -1,0 +1,68 @@
+/* Bodies of the control messages: each has a parser (untrusted bytes in,
+ * validated struct out, all of the body consumed) and a builder (CBB). */
+#ifndef ZTVPN_MSG_H
+#define ZTVPN_MSG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/bytestring.h>
+
+#include "addr.h"
+#include "proto.h"
+
+/* USER_PROOF: u8 version, u16-prefixed list of u16-prefixed DER
+ * certificates (leaf first), u16 signature scheme, u16-prefixed signature. */
+struct zt_user_proof {
+  CBS certs[ZT_MAX_CHAIN_CERTS]; /* point into the parsed body */
+  size_t ncerts;                 /* 0 when the client sent no certificate */
+  uint16_t sig_scheme;
+  CBS sig;
+};
+
+/* zt_user_proof_parse validates |body|. An empty chain is syntactically
+ * valid (admission rejects it with a clear reason). Returns 1 or 0. */
+int zt_user_proof_parse(CBS body, struct zt_user_proof *out);
+int zt_user_proof_build(CBB *body, const uint8_t *const *certs,
+                        const size_t *cert_lens, size_t ncerts,
+                        uint16_t sig_scheme, const uint8_t *sig,
+                        size_t sig_len);
+
+/* ADMIT: tunnel parameters as attributes (see enum zt_attr). */
+struct zt_admit {
+  struct zt_prefix addr4;
+  int has_addr6;
+  struct zt_prefix addr6;
+  uint16_t mtu;
+  uint16_t keepalive;
+  uint64_t session_id;
+  size_t nroutes;
+  struct zt_prefix routes[ZT_MAX_ROUTES];
+  size_t ndns;
+  struct zt_ip dns[ZT_MAX_DNS_SERVERS];
+  size_t ndomains;
+  char domains[ZT_MAX_DNS_DOMAINS][ZT_MAX_DOMAIN_LEN + 1];
+};
+
+/* zt_admit_parse fills |out| from |body|: unknown or repeated-once
+ * attributes, missing required ones, bad lengths and out-of-range values
+ * fail. Returns 1 or 0. */
+int zt_admit_parse(CBS body, struct zt_admit *out);
+int zt_admit_build(CBB *body, const struct zt_admit *a);
+
+/* REJECT and CLOSE: u16 reason code, u16-prefixed text of printable ASCII. */
+struct zt_reason_msg {
+  uint16_t code;
+  char text[ZT_MAX_REASON_TEXT + 1];
+};
+
+int zt_reason_parse(CBS body, struct zt_reason_msg *out);
+/* zt_reason_build truncates |text| to ZT_MAX_REASON_TEXT and replaces
+ * non-printable bytes with '?'. */
+int zt_reason_build(CBB *body, uint16_t code, const char *text);
+
+/* zt_domain_valid says whether |s| (|len| bytes) is an acceptable DNS search
+ * domain: 1..253 bytes of letters, digits, '-' and '.'. */
+int zt_domain_valid(const char *s, size_t len);
+
+#endif

@@ -1,0 +1,25 @@
+/* Admission of a user: the decision on a USER_PROOF, with no I/O, so that it
+ * can be tested and fuzzed on its own. */
+#ifndef ZTVPN_ADMISSION_H
+#define ZTVPN_ADMISSION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/bytestring.h>
+#include <openssl/x509.h>
+
+#include "identity.h"
+#include "proto.h"
+
+/* admission_check_proof decides on the USER_PROOF |body| received in a
+ * session whose exporter value is |exporter|: the user chain must verify
+ * against |user_store| and the signature must be over this exporter. On
+ * success it fills |user| and returns 0; otherwise it returns the zt_reason
+ * code (ZT_REASON_PROTOCOL or ZT_REASON_USER_AUTH) and writes the reason
+ * shown to the client into |why|. */
+uint16_t admission_check_proof(X509_STORE *user_store,
+                               const uint8_t exporter[ZT_EXPORTER_LEN], CBS body,
+                               struct zt_identity *user, char *why, size_t whylen);
+
+#endif

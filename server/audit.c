@@ -1,0 +1,49 @@
+#include "audit.h"
+
+#include <stdio.h>
+
+#include "log.h"
+#include "proto.h"
+#include "session.h"
+
+/* Quotes |in| for a key="value" field: peers choose some of these bytes. */
+static const char *quote(const char *in, char *out, size_t len) {
+  size_t o = 0;
+  for (const char *p = in; *p && o + 3 < len; p++) {
+    if (*p == '"' || *p == '\\') out[o++] = '\\';
+    out[o++] = (*p >= 0x20 && *p <= 0x7e) ? *p : '?';
+  }
+  out[o] = '\0';
+  return out;
+}
+
+void audit_admit(const struct session *s) {
+  char a4[ZT_ADDR_STRLEN], a6[ZT_ADDR_STRLEN] = "", u[160], d[160];
+  zt_ip_format(&s->addr4, a4);
+  if (s->has_addr6) zt_ip_format(&s->addr6, a6);
+  log_info("audit event=admit session=%llu user=\"%s\" device=\"%s\" addr4=%s%s%s "
+           "endpoint=%s user_serial=%s device_serial=%s",
+           (unsigned long long)s->id, quote(s->user.name, u, sizeof(u)),
+           quote(s->device.name, d, sizeof(d)), a4, s->has_addr6 ? " addr6=" : "",
+           a6, s->peer, s->user.serial, s->device.serial);
+}
+
+void audit_reject(const struct session *s, uint16_t code, const char *detail) {
+  char q[1100], d[160];
+  log_info("audit event=reject session=%llu reason=%s endpoint=%s device=\"%s\" "
+           "detail=\"%s\"",
+           (unsigned long long)s->id, zt_reason_name(code), s->peer,
+           quote(s->device.name, d, sizeof(d)), quote(detail, q, sizeof(q)));
+}
+
+void audit_end(const struct session *s, uint16_t code, const char *detail) {
+  char q[1100], u[160], d[160];
+  log_info("audit event=end session=%llu user=\"%s\" device=\"%s\" reason=%s "
+           "detail=\"%s\" bytes_in=%llu bytes_out=%llu packets_in=%llu "
+           "packets_out=%llu",
+           (unsigned long long)s->id, quote(s->user.name, u, sizeof(u)),
+           quote(s->device.name, d, sizeof(d)), zt_reason_name(code),
+           quote(detail, q, sizeof(q)), (unsigned long long)s->conn.bytes_in,
+           (unsigned long long)s->conn.bytes_out, (unsigned long long)s->pkts_in,
+           (unsigned long long)s->pkts_out);
+}

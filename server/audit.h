@@ -1,0 +1,15 @@
+/* Audit records: one key=value line per admission, rejection and session
+ * end, so that journald and log shippers can parse them. */
+#ifndef ZTVPN_AUDIT_H
+#define ZTVPN_AUDIT_H
+
+#include <stdint.h>
+
+struct session;
+
+void audit_admit(const struct session *s);
+/* audit_reject records a refused client; |s| may be before admission. */
+void audit_reject(const struct session *s, uint16_t code, const char *detail);
+void audit_end(const struct session *s, uint16_t code, const char *detail);
+
+#endif

@@ -1,0 +1,46 @@
+/* The concentrator's configuration (server.conf), read and fully validated
+ * before anything starts. */
+#ifndef ZTVPN_SERVER_CONFIG_H
+#define ZTVPN_SERVER_CONFIG_H
+
+#include <net/if.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "addr.h"
+#include "conf.h"
+#include "proto.h"
+
+#define SERVER_MAX_CRLS 16
+
+struct server_config {
+  char listen_host[256];
+  uint16_t listen_port;
+  int has_udp_listen;
+  char cert[ZT_PATH_LEN], key[ZT_PATH_LEN];
+  char device_ca[ZT_PATH_LEN], user_ca[ZT_PATH_LEN];
+  size_t ncrl;
+  char crl[SERVER_MAX_CRLS][ZT_PATH_LEN];
+  char interface[IFNAMSIZ];
+  unsigned mtu;
+  unsigned keepalive;
+  unsigned handshake_timeout;
+  unsigned max_sessions;
+  struct zt_prefix pool4;
+  int has_pool6;
+  struct zt_prefix pool6;
+  size_t nroutes;
+  struct zt_prefix routes[ZT_MAX_ROUTES];
+  size_t ndns;
+  struct zt_ip dns[ZT_MAX_DNS_SERVERS];
+  size_t ndomains;
+  char domains[ZT_MAX_DNS_DOMAINS][ZT_MAX_DOMAIN_LEN + 1];
+  char control_socket[ZT_PATH_LEN];
+};
+
+/* server_config_load reads and validates |path| into |cfg|. On failure
+ * |err| holds "FILE:LINE: message" and 0 is returned. */
+int server_config_load(const char *path, struct server_config *cfg, char *err,
+                       size_t errlen);
+
+#endif

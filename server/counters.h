@@ -1,0 +1,30 @@
+/* Concentrator-wide counters: every rejection and drop has its own. */
+#ifndef ZTVPN_SERVER_COUNTERS_H
+#define ZTVPN_SERVER_COUNTERS_H
+
+#include <stdint.h>
+
+/* Why a packet did not reach its destination. */
+enum drop_reason {
+  DROP_SPOOFED_SOURCE, /* a client sent a source that is not its address */
+  DROP_MALFORMED,      /* not a well-formed IPv4/IPv6 packet */
+  DROP_NO_SESSION,     /* from the TUN to a tunnel address nobody holds */
+  DROP_QUEUE_FULL,     /* the session's send queue is full */
+  DROP_TUN_WRITE,      /* the TUN device refused the packet */
+  DROP_MAX
+};
+
+const char *drop_reason_name(enum drop_reason r);
+
+#define REASON_SLOTS 16 /* indexed by enum zt_reason */
+
+struct server_counters {
+  uint64_t connections;     /* TCP connections accepted */
+  uint64_t refused;         /* connections closed at accept: limits */
+  uint64_t admitted;
+  uint64_t rejected[REASON_SLOTS];
+  uint64_t ended;
+  uint64_t drops[DROP_MAX];
+};
+
+#endif

@@ -1,0 +1,259 @@
+#include "server.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "forward.h"
+#include "log.h"
+#include "tls.h"
+
+#define EPOLL_BATCH 64
+
+static int listen_on(const struct server_config *cfg) {
+  struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
+                           .ai_flags = AI_NUMERICHOST | AI_PASSIVE};
+  struct addrinfo *ai = NULL;
+  char port[8];
+  snprintf(port, sizeof(port), "%u", cfg->listen_port);
+  int rc = getaddrinfo(cfg->listen_host, port, &hints, &ai);
+  if (rc != 0) {
+    log_err("listen address %s: %s", cfg->listen_host, gai_strerror(rc));
+    return -1;
+  }
+  int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  int one = 1;
+  if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+      bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 1024) != 0) {
+    log_err("listen on %s:%u: %s", cfg->listen_host, cfg->listen_port,
+            strerror(errno));
+    if (fd >= 0) close(fd);
+    fd = -1;
+  }
+  freeaddrinfo(ai);
+  return fd;
+}
+
+static int watch(struct server *srv, int fd, struct ev_source *src) {
+  struct epoll_event ev = {.events = EPOLLIN, .data.ptr = src};
+  return epoll_ctl(srv->epfd, EPOLL_CTL_ADD, fd, &ev) == 0;
+}
+
+/* The concentrator's side of the tunnel: first address of each pool. */
+static int setup_tun(struct server *srv) {
+  const struct server_config *cfg = srv->cfg;
+  char err[512];
+  struct zt_ip ip;
+  struct zt_prefix p;
+  if (!tun_open(cfg->interface, &srv->tun, err, sizeof(err)) ||
+      !tun_set_mtu_up(&srv->tun, cfg->mtu, err, sizeof(err))) {
+    log_err("%s", err);
+    return 0;
+  }
+  zt_pool_addr(&cfg->pool4, ZT_POOL_SERVER_INDEX, &ip);
+  p.family = AF_INET;
+  memcpy(p.addr, ip.addr, 16);
+  p.len = cfg->pool4.len;
+  if (!tun_add_address(&srv->tun, &p, err, sizeof(err))) {
+    log_err("%s", err);
+    return 0;
+  }
+  if (cfg->has_pool6) {
+    zt_pool_addr(&cfg->pool6, ZT_POOL_SERVER_INDEX, &ip);
+    p.family = AF_INET6;
+    memcpy(p.addr, ip.addr, 16);
+    p.len = cfg->pool6.len;
+    if (!tun_add_address(&srv->tun, &p, err, sizeof(err))) {
+      log_err("%s", err);
+      return 0;
+    }
+  }
+  return 1;
+}
+
+int server_init(struct server *srv, const struct server_config *cfg,
+                struct server_creds *creds) {
+  const char *err;
+  sigset_t mask;
+  memset(srv, 0, sizeof(*srv));
+  srv->cfg = cfg;
+  srv->tls = creds->tls;
+  srv->user_store = creds->user_store;
+  creds->tls = NULL;
+  creds->user_store = NULL;
+  srv->listen_fd = srv->sig_fd = srv->epfd = -1;
+  srv->tun.fd = -1;
+  srv->listen_ev.kind = EV_LISTEN;
+  srv->tun_ev.kind = EV_TUN;
+  srv->sig_ev.kind = EV_SIGNAL;
+  srv->now_ms = zt_now_ms();
+  signal(SIGPIPE, SIG_IGN); /* a peer that vanishes must not kill us */
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGTERM);
+  sigaddset(&mask, SIGINT);
+  sigaddset(&mask, SIGHUP);
+  sigprocmask(SIG_BLOCK, &mask, NULL);
+  if (!zt_pool_init(&srv->pool, &cfg->pool4, &err)) {
+    log_err("pool4: %s", err);
+    return 0;
+  }
+  srv->by_index = calloc(srv->pool.size, sizeof(*srv->by_index));
+  srv->pkt = malloc(ZT_MAX_DATA);
+  if (!srv->by_index || !srv->pkt) {
+    log_err("out of memory");
+    return 0;
+  }
+  if (!setup_tun(srv)) return 0;
+  srv->listen_fd = listen_on(cfg);
+  srv->sig_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+  srv->epfd = epoll_create1(EPOLL_CLOEXEC);
+  if (srv->listen_fd < 0 || srv->sig_fd < 0 || srv->epfd < 0 ||
+      !watch(srv, srv->listen_fd, &srv->listen_ev) ||
+      !watch(srv, srv->tun.fd, &srv->tun_ev) ||
+      !watch(srv, srv->sig_fd, &srv->sig_ev)) {
+    if (srv->listen_fd >= 0) log_err("event setup: %s", strerror(errno));
+    return 0;
+  }
+  if (cfg->has_udp_listen)
+    log_warn("udp_listen: the UDP data channel is not available in this version; "
+             "data uses the TLS stream");
+  log_info("listening on %s:%u, tunnel %s, pool %s (%u addresses)",
+           cfg->listen_host, cfg->listen_port, srv->tun.name,
+           zt_prefix_format(&cfg->pool4, (char[ZT_ADDR_STRLEN]){0}),
+           zt_pool_capacity(&srv->pool));
+  return 1;
+}
+
+struct session *server_session_for_addr(struct server *srv, const struct zt_ip *ip) {
+  const struct zt_prefix *pool = ip->family == AF_INET ? &srv->cfg->pool4
+                                 : srv->cfg->has_pool6 ? &srv->cfg->pool6
+                                                       : NULL;
+  if (!pool || !zt_prefix_contains(pool, ip)) return NULL;
+  /* The host part is the pool index (at most 16 bits of it are in use). */
+  size_t n = zt_ip_len(ip->family);
+  unsigned host_bits = (unsigned)n * 8 - pool->len;
+  uint32_t index = 0;
+  for (size_t k = n - 4; k < n; k++) index = (index << 8) | ip->addr[k];
+  if (host_bits < 32) index &= (1u << host_bits) - 1;
+  if (index >= srv->pool.size) return NULL;
+  struct session *s = srv->by_index[index];
+  if (!s) return NULL;
+  const struct zt_ip *own = ip->family == AF_INET ? &s->addr4 : &s->addr6;
+  return memcmp(own->addr, ip->addr, n) == 0 ? s : NULL;
+}
+
+void server_mark_dirty(struct server *srv, struct session *s) {
+  if (s->dirty) return;
+  s->dirty = 1;
+  s->dirty_next = srv->dirty;
+  srv->dirty = s;
+}
+
+static void flush_dirty(struct server *srv) {
+  while (srv->dirty) {
+    struct session *s = srv->dirty;
+    srv->dirty = s->dirty_next;
+    s->dirty = 0;
+    s->dirty_next = NULL;
+    session_flush(s);
+  }
+}
+
+static void accept_clients(struct server *srv) {
+  for (int i = 0; i < EPOLL_BATCH; i++) {
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    int fd = accept4(srv->listen_fd, (struct sockaddr *)&ss, &len,
+                     SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+        log_warn("accept: %s", strerror(errno));
+      return;
+    }
+    srv->counters.connections++;
+    if (srv->nhandshakes >= SERVER_MAX_HANDSHAKES ||
+        srv->nsessions >= srv->cfg->max_sessions + SERVER_MAX_HANDSHAKES) {
+      char peer[64];
+      srv->counters.refused++;
+      log_warn("refused connection from %s: too many connections in progress",
+               zt_sockaddr_format((struct sockaddr *)&ss, peer, sizeof(peer)));
+      close(fd);
+      continue;
+    }
+    session_accept(srv, fd, (struct sockaddr *)&ss);
+  }
+}
+
+static void on_signal(struct server *srv) {
+  struct signalfd_siginfo si;
+  while (read(srv->sig_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+    if (si.ssi_signo == SIGHUP) {
+      log_info("SIGHUP: reloading is not available in this version; ignored");
+    } else {
+      log_info("%s: shutting down", si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
+      srv->stopping = 1;
+    }
+  }
+}
+
+int server_run(struct server *srv) {
+  struct epoll_event evs[EPOLL_BATCH];
+  while (!srv->stopping) {
+    srv->now_ms = zt_now_ms();
+    int timeout = zt_timers_timeout(&srv->timers, srv->now_ms, 1000);
+    int n = epoll_wait(srv->epfd, evs, EPOLL_BATCH, timeout);
+    if (n < 0 && errno != EINTR) {
+      log_err("epoll_wait: %s", strerror(errno));
+      return 1;
+    }
+    srv->now_ms = zt_now_ms();
+    for (int i = 0; i < n; i++) {
+      struct ev_source *src = evs[i].data.ptr;
+      switch (src->kind) {
+        case EV_LISTEN: accept_clients(srv); break;
+        case EV_TUN: forward_from_tun(srv); break;
+        case EV_SIGNAL: on_signal(srv); break;
+        case EV_SESSION:
+          /* Only a session's own handler closes it during the batch, so no
+           * later event of this batch refers to a freed session. */
+          session_on_io((struct session *)src, evs[i].events);
+          break;
+      }
+    }
+    flush_dirty(srv);
+    zt_timers_run(&srv->timers, srv->now_ms);
+  }
+  return 0;
+}
+
+void server_free(struct server *srv) {
+  while (srv->sessions)
+    session_close(srv->sessions, ZT_REASON_SHUTDOWN, "server shutting down");
+  if (srv->listen_fd >= 0) close(srv->listen_fd);
+  if (srv->sig_fd >= 0) close(srv->sig_fd);
+  if (srv->epfd >= 0) close(srv->epfd);
+  tun_close(&srv->tun);
+  SSL_CTX_free(srv->tls);
+  X509_STORE_free(srv->user_store);
+  zt_pool_free(&srv->pool);
+  zt_timers_free(&srv->timers);
+  free(srv->by_index);
+  free(srv->pkt);
+  const struct server_counters *c = &srv->counters;
+  log_info("stopped: %llu connections, %llu admitted, %llu refused at accept, "
+           "drops: spoofed %llu, malformed %llu, no-session %llu, queue-full %llu",
+           (unsigned long long)c->connections, (unsigned long long)c->admitted,
+           (unsigned long long)c->refused,
+           (unsigned long long)c->drops[DROP_SPOOFED_SOURCE],
+           (unsigned long long)c->drops[DROP_MALFORMED],
+           (unsigned long long)c->drops[DROP_NO_SESSION],
+           (unsigned long long)c->drops[DROP_QUEUE_FULL]);
+}

@@ -1,0 +1,56 @@
+/* The concentrator: one epoll loop over the listener, the TUN device, the
+ * signals and every session. */
+#ifndef ZTVPN_SERVER_H
+#define ZTVPN_SERVER_H
+
+#include <openssl/ssl.h>
+
+#include "config.h"
+#include "counters.h"
+#include "credentials.h"
+#include "pool.h"
+#include "session.h"
+#include "timers.h"
+#include "tun.h"
+
+/* Handshakes in progress at once; more wait in the kernel's accept queue. */
+#define SERVER_MAX_HANDSHAKES 256
+
+struct server {
+  const struct server_config *cfg;
+  int epfd;
+  struct ev_source listen_ev, tun_ev, sig_ev;
+  int listen_fd, sig_fd;
+  struct tun_dev tun;
+  SSL_CTX *tls;
+  X509_STORE *user_store;
+  struct zt_pool pool;          /* indices for pool4 (and pool6 alike) */
+  struct session **by_index;    /* pool index -> established session */
+  struct zt_timers timers;
+  struct session *sessions;     /* every session, for shutdown */
+  unsigned nsessions, nhandshakes;
+  uint64_t next_id;
+  struct session *dirty;        /* sessions with output queued this batch */
+  uint64_t now_ms;              /* clock of the current loop iteration */
+  int stopping;
+  struct server_counters counters;
+  uint8_t *pkt;                 /* one TUN packet */
+};
+
+/* server_init opens the listener and the TUN device; it takes over |creds|.
+ * Returns 1, or 0 after logging why. */
+int server_init(struct server *srv, const struct server_config *cfg,
+                struct server_creds *creds);
+/* server_run serves until SIGTERM/SIGINT. Returns the exit code. */
+int server_run(struct server *srv);
+/* server_free closes every session with a reason and releases everything. */
+void server_free(struct server *srv);
+
+/* server_session_for_addr finds the established session holding tunnel
+ * address |ip|: O(1) through the pool index. */
+struct session *server_session_for_addr(struct server *srv, const struct zt_ip *ip);
+
+/* server_mark_dirty queues |s| for a flush at the end of the batch. */
+void server_mark_dirty(struct server *srv, struct session *s);
+
+#endif

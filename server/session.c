@@ -1,0 +1,385 @@
+#include "session.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+
+#include "admission.h"
+#include "audit.h"
+#include "forward.h"
+#include "frame.h"
+#include "log.h"
+#include "msg.h"
+#include "server.h"
+#include "tls.h"
+#include "userproof.h"
+
+/* Bytes a session may have queued for sending before its packets drop. */
+#define SESSION_OUT_MAX (512 * 1024)
+
+const char *drop_reason_name(enum drop_reason r) {
+  static const char *const names[DROP_MAX] = {
+      [DROP_SPOOFED_SOURCE] = "spoofed-source", [DROP_MALFORMED] = "malformed",
+      [DROP_NO_SESSION] = "no-session",         [DROP_QUEUE_FULL] = "queue-full",
+      [DROP_TUN_WRITE] = "tun-write"};
+  return r < DROP_MAX ? names[r] : "?";
+}
+
+static void session_timer(void *arg);
+
+static void set_epoll(struct session *s, uint32_t events) {
+  if (events == s->epoll_events) return;
+  struct epoll_event ev = {.events = events, .data.ptr = &s->ev};
+  if (epoll_ctl(s->srv->epfd, EPOLL_CTL_MOD, s->conn.fd, &ev) == 0)
+    s->epoll_events = events;
+}
+
+static void arm_timer(struct session *s) {
+  const struct server_config *cfg = s->srv->cfg;
+  uint64_t when = s->deadline_ms;
+  if (s->state == SS_ESTABLISHED) {
+    uint64_t ka = cfg->keepalive * 1000ull;
+    uint64_t dead = s->last_rx_ms + ka * ZT_DEAD_FACTOR;
+    uint64_t ping = s->last_tx_ms + ka;
+    when = dead < ping ? dead : ping;
+  }
+  zt_timer_arm(&s->srv->timers, &s->timer, when);
+}
+
+struct session *session_accept(struct server *srv, int fd,
+                               const struct sockaddr *peer) {
+  struct session *s = calloc(1, sizeof(*s));
+  if (!s) {
+    close(fd);
+    return NULL;
+  }
+  s->ev.kind = EV_SESSION;
+  s->srv = srv;
+  s->id = ++srv->next_id;
+  s->state = SS_HANDSHAKE;
+  s->since = time(NULL);
+  zt_sockaddr_format(peer, s->peer, sizeof(s->peer));
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  if (!zt_conn_init(&s->conn, fd, srv->tls, 1, SESSION_OUT_MAX)) {
+    zt_conn_free(&s->conn);
+    free(s);
+    ERR_clear_error();
+    return NULL;
+  }
+  s->epoll_events = EPOLLIN;
+  struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &s->ev};
+  if (epoll_ctl(srv->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+    zt_conn_free(&s->conn);
+    free(s);
+    return NULL;
+  }
+  zt_timer_init(&s->timer, session_timer, s);
+  s->deadline_ms = srv->now_ms + srv->cfg->handshake_timeout * 1000ull;
+  arm_timer(s);
+  s->next = srv->sessions;
+  if (srv->sessions) srv->sessions->prev = s;
+  srv->sessions = s;
+  srv->nsessions++;
+  srv->nhandshakes++;
+  log_debug("session %llu: connection from %s", (unsigned long long)s->id, s->peer);
+  return s;
+}
+
+void session_count_drop(struct session *s, enum drop_reason r) {
+  s->drops[r]++;
+  s->srv->counters.drops[r]++;
+  if (s->srv->now_ms - s->drop_log_ms >= 1000) {
+    s->drop_log_ms = s->srv->now_ms;
+    log_warn("session %llu (%s@%s): dropped packet: %s (%llu so far)",
+             (unsigned long long)s->id, s->user.name, s->device.name,
+             drop_reason_name(r), (unsigned long long)s->drops[r]);
+  }
+}
+
+int session_flush(struct session *s) {
+  enum zt_io io = zt_conn_flush(&s->conn);
+  if (io == ZT_IO_OK) {
+    s->last_tx_ms = s->srv->now_ms;
+    set_epoll(s, EPOLLIN);
+    return 1;
+  }
+  if (io == ZT_IO_WANT) {
+    set_epoll(s, EPOLLIN | EPOLLOUT);
+    return 1;
+  }
+  char why[256];
+  session_close(s, ZT_REASON_PROTOCOL, zt_conn_error(&s->conn, why, sizeof(why)));
+  return 0;
+}
+
+/* Ends |s|; |notify| says whether the peer is still there to be told why. */
+static void session_teardown(struct session *s, uint16_t code, const char *why,
+                             int notify) {
+  struct server *srv = s->srv;
+  if (notify && s->state != SS_HANDSHAKE) {
+    /* Whatever was queued is moot; the reason is what the client needs. */
+    s->conn.out_off = s->conn.out_len = 0;
+    CBB cbb;
+    uint8_t body[ZT_MAX_REASON_MSG];
+    size_t len;
+    uint8_t type = s->state == SS_ESTABLISHED ? ZT_MSG_CLOSE : ZT_MSG_REJECT;
+    if (CBB_init_fixed(&cbb, body, sizeof(body)) && zt_reason_build(&cbb, code, why) &&
+        CBB_finish(&cbb, NULL, &len))
+      zt_conn_queue(&s->conn, type, body, len);
+    zt_conn_flush(&s->conn);
+    zt_conn_shutdown(&s->conn);
+  }
+  if (s->state == SS_ESTABLISHED) {
+    audit_end(s, code, why);
+    srv->counters.ended++;
+    srv->by_index[s->pool_index] = NULL;
+    zt_pool_release(&srv->pool, s->pool_index);
+  } else {
+    audit_reject(s, code, why);
+    srv->counters.rejected[code < REASON_SLOTS ? code : 0]++;
+    srv->nhandshakes--;
+  }
+  zt_timer_cancel(&srv->timers, &s->timer);
+  epoll_ctl(srv->epfd, EPOLL_CTL_DEL, s->conn.fd, NULL);
+  if (s->dirty) {
+    /* Unlink from the batch list so the flush pass never sees freed memory. */
+    for (struct session **p = &srv->dirty; *p; p = &(*p)->dirty_next) {
+      if (*p == s) {
+        *p = s->dirty_next;
+        break;
+      }
+    }
+  }
+  if (s->prev) s->prev->next = s->next;
+  else srv->sessions = s->next;
+  if (s->next) s->next->prev = s->prev;
+  srv->nsessions--;
+  zt_conn_free(&s->conn);
+  OPENSSL_cleanse(s, sizeof(*s));
+  free(s);
+}
+
+void session_close(struct session *s, uint16_t code, const char *why) {
+  session_teardown(s, code, why, 1);
+}
+
+static void session_timer(void *arg) {
+  struct session *s = arg;
+  uint64_t now = s->srv->now_ms;
+  if (s->state != SS_ESTABLISHED) {
+    session_close(s, ZT_REASON_TIMEOUT, "handshake not completed in time");
+    return;
+  }
+  uint64_t ka = s->srv->cfg->keepalive * 1000ull;
+  if (now - s->last_rx_ms >= ka * ZT_DEAD_FACTOR) {
+    session_close(s, ZT_REASON_TIMEOUT, "no keepalive from the client");
+    return;
+  }
+  if (now - s->last_tx_ms >= ka) {
+    zt_conn_queue(&s->conn, ZT_MSG_KEEPALIVE, NULL, 0);
+    if (!session_flush(s)) return;
+    s->last_tx_ms = now; /* even if the bytes wait in the queue */
+  }
+  arm_timer(s);
+}
+
+/* Classifies a failed TLS handshake: the device certificate, or not TLS. */
+static void handshake_failed(struct session *s, enum zt_io io) {
+  char why[300];
+  long vr = SSL_get_verify_result(s->conn.ssl);
+  uint32_t e = ERR_peek_last_error();
+  if (io == ZT_IO_EOF) {
+    session_close(s, ZT_REASON_PROTOCOL, "connection closed during the TLS handshake");
+  } else if (vr != X509_V_OK) {
+    zt_verify_error_text((int)vr, "device", why, sizeof(why));
+    session_close(s, ZT_REASON_DEVICE_AUTH, why);
+  } else if (ERR_GET_LIB(e) == ERR_LIB_SSL &&
+             ERR_GET_REASON(e) == SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE) {
+    session_close(s, ZT_REASON_DEVICE_AUTH, "no device certificate");
+  } else {
+    zt_conn_error(&s->conn, why, sizeof(why));
+    session_close(s, ZT_REASON_PROTOCOL, why);
+  }
+  ERR_clear_error();
+}
+
+/* Returns 0 when |s| was closed. */
+static int handshake_done(struct session *s) {
+  char why[300], err[256];
+  X509 *cert = SSL_get_peer_certificate(s->conn.ssl);
+  int ok = cert && zt_identity_from_cert(cert, &s->device, err, sizeof(err));
+  X509_free(cert);
+  s->state = SS_AWAIT_PROOF;
+  if (!zt_tls_alpn_ok(s->conn.ssl)) {
+    session_close(s, ZT_REASON_PROTOCOL, "client did not negotiate " ZT_ALPN);
+    return 0;
+  }
+  if (!ok) {
+    snprintf(why, sizeof(why), "device certificate: %s", cert ? err : "missing");
+    session_close(s, ZT_REASON_DEVICE_AUTH, why);
+    return 0;
+  }
+  log_debug("session %llu: device %s verified", (unsigned long long)s->id,
+            s->device.name);
+  return 1;
+}
+
+/* Builds and sends ADMIT; the session then holds its addresses. */
+static int admit(struct session *s) {
+  struct server *srv = s->srv;
+  const struct server_config *cfg = srv->cfg;
+  static struct zt_admit a; /* 5 KiB of routes: keep it off the stack */
+  uint8_t body[ZT_MAX_ADMIT];
+  size_t len;
+  CBB cbb;
+  if (!zt_pool_alloc(&srv->pool, &s->pool_index)) {
+    session_close(s, ZT_REASON_NO_ADDRESS, "no tunnel address left in the pool");
+    return 0;
+  }
+  memset(&a, 0, sizeof(a));
+  zt_pool_addr(&cfg->pool4, s->pool_index, &s->addr4);
+  a.addr4.family = AF_INET;
+  memcpy(a.addr4.addr, s->addr4.addr, 4);
+  a.addr4.len = 32;
+  if (cfg->has_pool6) {
+    s->has_addr6 = 1;
+    zt_pool_addr(&cfg->pool6, s->pool_index, &s->addr6);
+    a.has_addr6 = 1;
+    a.addr6.family = AF_INET6;
+    memcpy(a.addr6.addr, s->addr6.addr, 16);
+    a.addr6.len = 128;
+  }
+  a.mtu = (uint16_t)cfg->mtu;
+  a.keepalive = (uint16_t)cfg->keepalive;
+  a.session_id = s->id;
+  a.nroutes = cfg->nroutes;
+  memcpy(a.routes, cfg->routes, cfg->nroutes * sizeof(a.routes[0]));
+  a.ndns = cfg->ndns;
+  memcpy(a.dns, cfg->dns, cfg->ndns * sizeof(a.dns[0]));
+  a.ndomains = cfg->ndomains;
+  memcpy(a.domains, cfg->domains, sizeof(a.domains));
+  if (!CBB_init_fixed(&cbb, body, sizeof(body)) || !zt_admit_build(&cbb, &a) ||
+      !CBB_finish(&cbb, NULL, &len) ||
+      !zt_conn_queue(&s->conn, ZT_MSG_ADMIT, body, len)) {
+    zt_pool_release(&srv->pool, s->pool_index);
+    session_close(s, ZT_REASON_INTERNAL, "cannot build the tunnel parameters");
+    return 0;
+  }
+  s->state = SS_ESTABLISHED;
+  s->has_addr = 1;
+  srv->by_index[s->pool_index] = s;
+  srv->nhandshakes--;
+  srv->counters.admitted++;
+  s->last_rx_ms = srv->now_ms;
+  audit_admit(s);
+  if (!session_flush(s)) return 0;
+  arm_timer(s);
+  return 1;
+}
+
+/* Returns 0 when |s| was closed. */
+static int on_user_proof(struct session *s, CBS body) {
+  uint8_t exporter[ZT_EXPORTER_LEN];
+  char why[300];
+  if (!zt_proof_exporter(s->conn.ssl, exporter)) {
+    session_close(s, ZT_REASON_INTERNAL, "cannot derive the TLS exporter");
+    return 0;
+  }
+  uint16_t code = admission_check_proof(s->srv->user_store, exporter, body,
+                                        &s->user, why, sizeof(why));
+  OPENSSL_cleanse(exporter, sizeof(exporter));
+  if (code != 0) {
+    session_close(s, code, why);
+    return 0;
+  }
+  return admit(s);
+}
+
+/* Handles one message; returns 0 when |s| was closed (and freed). */
+static int on_message(struct session *s, uint8_t type, CBS body) {
+  struct zt_reason_msg reason;
+  char why[ZT_MAX_REASON_TEXT + 64];
+  if (s->state == SS_AWAIT_PROOF) {
+    if (type != ZT_MSG_USER_PROOF) {
+      session_close(s, ZT_REASON_PROTOCOL, "expected the user proof first");
+      return 0;
+    }
+    return on_user_proof(s, body);
+  }
+  switch (type) {
+    case ZT_MSG_DATA:
+      forward_to_tun(s, CBS_data(&body), CBS_len(&body));
+      return 1;
+    case ZT_MSG_KEEPALIVE:
+      return 1;
+    case ZT_MSG_CLOSE:
+      if (!zt_reason_parse(body, &reason)) {
+        session_close(s, ZT_REASON_PROTOCOL, "malformed CLOSE message");
+        return 0;
+      }
+      snprintf(why, sizeof(why), "client closed: %s", reason.text);
+      session_teardown(s, reason.code, why, 0);
+      return 0;
+    default:
+      snprintf(why, sizeof(why), "unexpected message type %u", type);
+      session_close(s, ZT_REASON_PROTOCOL, why);
+      return 0;
+  }
+}
+
+/* Reads and handles every complete message; returns 0 when |s| was closed. */
+static int read_messages(struct session *s) {
+  char why[300];
+  for (;;) {
+    enum zt_io io = zt_conn_read(&s->conn);
+    if (io == ZT_IO_WANT) return 1;
+    if (io == ZT_IO_EOF) {
+      session_teardown(s, ZT_REASON_SHUTDOWN, "client disconnected", 0);
+      return 0;
+    }
+    if (io == ZT_IO_ERR) {
+      session_teardown(s, ZT_REASON_PROTOCOL,
+                       zt_conn_error(&s->conn, why, sizeof(why)), 0);
+      return 0;
+    }
+    s->last_rx_ms = s->srv->now_ms;
+    CBS in, body;
+    uint8_t type;
+    enum zt_frame_result r;
+    zt_conn_pending(&s->conn, &in);
+    while ((r = zt_frame_next(&in, &type, &body)) == ZT_FRAME_OK)
+      if (!on_message(s, type, body)) return 0;
+    if (r != ZT_FRAME_NEED_MORE) {
+      session_close(s, ZT_REASON_PROTOCOL, zt_frame_result_str(r));
+      return 0;
+    }
+    zt_conn_consumed(&s->conn, &in);
+  }
+}
+
+void session_on_io(struct session *s, uint32_t events) {
+  if (s->state == SS_HANDSHAKE) {
+    enum zt_io io = zt_conn_handshake(&s->conn);
+    if (io == ZT_IO_WANT) {
+      set_epoll(s, s->conn.want_write ? EPOLLIN | EPOLLOUT : EPOLLIN);
+      return;
+    }
+    if (io != ZT_IO_OK) {
+      handshake_failed(s, io);
+      return;
+    }
+    if (!handshake_done(s)) return;
+    set_epoll(s, EPOLLIN);
+  }
+  if ((events & EPOLLOUT) && !session_flush(s)) return;
+  if (!read_messages(s)) return;
+  if (zt_conn_queued(&s->conn) > 0) session_flush(s);
+}

@@ -1,0 +1,75 @@
+/* One client connection, from TCP accept to close: its TLS stream, the two
+ * identities, its tunnel addresses and its counters. */
+#ifndef ZTVPN_SESSION_H
+#define ZTVPN_SESSION_H
+
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "addr.h"
+#include "conn.h"
+#include "counters.h"
+#include "identity.h"
+#include "timers.h"
+
+struct server;
+
+enum session_state {
+  SS_HANDSHAKE,   /* TLS handshake in progress: device not yet verified */
+  SS_AWAIT_PROOF, /* device verified; waiting for the user proof */
+  SS_ESTABLISHED, /* admitted: packets flow */
+};
+
+/* What an epoll event refers to: the first member of each owner. */
+enum ev_kind { EV_LISTEN, EV_TUN, EV_SIGNAL, EV_SESSION };
+struct ev_source {
+  enum ev_kind kind;
+};
+
+struct session {
+  struct ev_source ev;
+  struct server *srv;
+  uint64_t id;
+  enum session_state state;
+  struct zt_conn conn;
+  char peer[64];             /* "ADDR:PORT" of the client */
+  struct zt_identity device; /* valid from SS_AWAIT_PROOF on */
+  struct zt_identity user;   /* valid in SS_ESTABLISHED */
+  int has_addr;
+  uint32_t pool_index;
+  struct zt_ip addr4, addr6;
+  int has_addr6;
+  struct zt_timer timer;
+  uint64_t deadline_ms;      /* end of the handshake allowance */
+  uint64_t last_rx_ms, last_tx_ms;
+  time_t since;
+  uint64_t pkts_in, pkts_out;
+  uint64_t drops[DROP_MAX];
+  uint64_t drop_log_ms;      /* rate limit for drop log lines */
+  uint32_t epoll_events;
+  int dirty;                 /* queued output waits for the end of a batch */
+  struct session *dirty_next;
+  struct session *prev, *next;
+};
+
+/* session_accept takes over connected socket |fd| from |peer| and starts the
+ * TLS handshake. Returns the session or NULL (the fd is then closed). */
+struct session *session_accept(struct server *srv, int fd,
+                               const struct sockaddr *peer);
+
+/* session_on_io handles epoll |events| for |s|; it may free |s|. */
+void session_on_io(struct session *s, uint32_t events);
+
+/* session_close ends |s|: sends CLOSE (or REJECT before admission) with
+ * |code| and |why| when the TLS stream is up, writes the audit record,
+ * releases the address and frees |s|. */
+void session_close(struct session *s, uint16_t code, const char *why);
+
+/* session_flush sends queued output and adjusts epoll interest; on a
+ * write failure it closes |s| and returns 0. */
+int session_flush(struct session *s);
+
+/* session_count_drop counts a dropped packet and logs it, rate-limited. */
+void session_count_drop(struct session *s, enum drop_reason r);
+
+#endif

@@ -1,0 +1,569 @@
+# shellcheck shell=bash
+# lib.sh: helpers for the ztvpn network-namespace integration tests.
+# Source it from a test script (after `set -euo pipefail`), then call
+# zt_init NAME. Everything a test creates lives under names derived from
+# NAME and the test's PID, and the EXIT/INT/TERM trap removes all of it:
+#   - processes started with start_bg (ended by their recorded PID only:
+#     SIGTERM, up to 3 s, then SIGKILL; never pkill/killall),
+#   - the network namespaces made by topo_up (and /etc/netns/<ns>),
+#   - the temporary directory $ZT_TMP (kept if ZT_KEEP=1).
+#
+# Topology (topo_up):
+#
+#   laptop1 eth0 192.0.2.2/24 --+
+#                               +-- br0 192.0.2.1/24 [gateway] eth1 198.51.100.1/24 -- eth0 198.51.100.10/24 [corp]
+#   laptop2 eth0 192.0.2.3/24 --+
+#
+#   The gateway forwards (net.ipv4.ip_forward=1); corp routes 100.64.0.0/10
+#   via 198.51.100.1. No default routes, no link to the host.
+#   Namespace names: $NS_GW, $NS_L1, $NS_L2, $NS_CORP.
+#
+# Output is TAP: ok/not_ok/check print "ok N - ..." or "not ok N - ...",
+# log prints "# ..." progress lines; zt_finish prints the plan "1..N" and
+# exits 1 if anything failed. A test that cannot run as non-root exits 77.
+#
+# Environment: ZT_BUILD (build directory, default <repo>/build), ZT_KEEP=1
+# keeps $ZT_TMP for inspection, ZT_VERBOSE=1 shows process logs on failure
+# in full rather than their last 40 lines.
+
+ZT_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)
+ZT_BUILD=${ZT_BUILD:-$ZT_REPO/build}
+SERVER_BIN=$ZT_BUILD/server/ztvpn-server
+CLIENT_BIN=$ZT_BUILD/client/ztvpn-client
+TESTPEER_BIN=$ZT_BUILD/tests/tools/ztvpn-testpeer
+MKPKI=$ZT_REPO/tests/pki/mkpki.sh
+
+# Addresses of the topology.
+GW_LAN=192.0.2.1
+L1_ADDR=192.0.2.2
+L2_ADDR=192.0.2.3
+GW_CORP=198.51.100.1
+CORP_ADDR=198.51.100.10
+SERVER_ENDPOINT=$GW_LAN:8443
+
+ZT_NAME=
+ZT_TMP=
+ZT_PKI=
+NS_GW=''
+NS_L1=''
+NS_L2=''
+NS_CORP=''
+ZT_T_N=0
+ZT_T_FAILED=0
+BG_STATUS=
+declare -A ZT_PID=()
+declare -a ZT_BG_ORDER=()
+declare -a ZT_NETNS=()
+
+log() {
+	printf '# %s\n' "$*"
+}
+
+# diag FILE...: show (the end of) files as TAP comments.
+diag() {
+	local f n=40
+	[[ ${ZT_VERBOSE:-0} == 1 ]] && n=100000
+	for f in "$@"; do
+		[[ -s $f ]] || continue
+		printf '# --- %s (last %d lines) ---\n' "${f#"$ZT_TMP"/}" "$n"
+		tail -n "$n" "$f" | sed 's/^/#   /'
+	done
+}
+
+ok() {
+	ZT_T_N=$((ZT_T_N + 1))
+	printf 'ok %d - %s\n' "$ZT_T_N" "$*"
+}
+
+not_ok() {
+	ZT_T_N=$((ZT_T_N + 1))
+	ZT_T_FAILED=$((ZT_T_FAILED + 1))
+	printf 'not ok %d - %s\n' "$ZT_T_N" "$*"
+}
+
+# check DESCRIPTION CMD...: ok if CMD succeeds, not ok otherwise. Always
+# returns 0 (the result is recorded), so it is safe under set -e.
+check() {
+	local desc=$1
+	shift
+	if "$@"; then
+		ok "$desc"
+	else
+		not_ok "$desc"
+	fi
+	return 0
+}
+
+# quiet CMD...: run CMD with its output discarded.
+quiet() { "$@" >/dev/null 2>&1; }
+
+# fails CMD...: succeed if CMD fails.
+fails() { ! "$@"; }
+
+# must DESCRIPTION CMD...: like check, but a failure ends the test (for
+# steps everything after depends on).
+must() {
+	local desc=$1
+	shift
+	if "$@"; then
+		ok "$desc"
+	else
+		not_ok "$desc"
+		log "bailing out: later checks depend on this one"
+		zt_finish
+	fi
+}
+
+# zt_finish: print the plan and exit 0 only if every check passed.
+zt_finish() {
+	printf '1..%d\n' "$ZT_T_N"
+	if ((ZT_T_FAILED > 0)); then
+		log "$ZT_T_FAILED of $ZT_T_N checks failed in $ZT_NAME; process logs:"
+		diag "${ZT_TMP:-/nonexistent}"/*.log
+		exit 1
+	fi
+	((ZT_T_N > 0)) || exit 1
+	exit 0
+}
+
+# bail REASON: stop the test now (setup failed); counts as a failure.
+bail() {
+	not_ok "$*"
+	log "bailing out: $*"
+	zt_finish
+}
+
+# --- time and polling --------------------------------------------------------
+
+now_us() {
+	local t=${EPOCHREALTIME/./}
+	printf '%s' "$((10#$t))"
+}
+
+# wait_for TIMEOUT CMD...: run CMD every 0.1 s until it succeeds (return 0)
+# or TIMEOUT seconds (an integer) have passed (return 1). Bounded both in
+# time and in the number of attempts.
+wait_for() {
+	local timeout=$1
+	shift
+	local deadline=$(($(now_us) + timeout * 1000000))
+	local tries=$((timeout * 10 + 1))
+	while ((tries-- > 0)); do
+		if "$@"; then
+			return 0
+		fi
+		(($(now_us) < deadline)) || return 1
+		sleep 0.1
+	done
+	return 1
+}
+
+# --- background processes ----------------------------------------------------
+
+# is_ours PID: the process exists, is not a zombie, and is a child of this
+# shell (so a recycled PID is never touched). Call start_bg and the
+# functions that use it from the test's main shell, not from a subshell.
+is_ours() {
+	local stat rest ppid state
+	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	rest=${stat##*) }
+	read -r state ppid _ <<<"$rest"
+	[[ $ppid == "$$" && $state != Z ]]
+}
+
+# start_bg NAME NS CMD...: run CMD in namespace NS in the background,
+# stdout+stderr to $ZT_TMP/NAME.log, working directory $ZT_TMP. The
+# recorded PID is the program itself (ip netns exec execs it).
+start_bg() {
+	local name=$1 ns=$2
+	shift 2
+	[[ -z ${ZT_PID[$name]:-} ]] || bail "start_bg: name $name already used"
+	(cd "$ZT_TMP" && exec ip netns exec "$ns" "$@") \
+		</dev/null >"$ZT_TMP/$name.log" 2>&1 &
+	ZT_PID[$name]=$!
+	ZT_BG_ORDER+=("$name")
+}
+
+bg_pid() { printf '%s' "${ZT_PID[$1]}"; }
+bg_log() { printf '%s' "$ZT_TMP/$1.log"; }
+
+bg_alive() {
+	local pid=${ZT_PID[$1]:-}
+	[[ -n $pid ]] && is_ours "$pid"
+}
+
+bg_dead() { ! bg_alive "$1"; }
+
+# bg_wait NAME TIMEOUT: wait until NAME exits; BG_STATUS = its exit status.
+# Returns 1 (and leaves it running) if it is still alive after TIMEOUT s.
+bg_wait() {
+	local name=$1 timeout=$2 pid=${ZT_PID[$1]}
+	BG_STATUS=
+	wait_for "$timeout" bg_dead "$name" || return 1
+	BG_STATUS=0
+	wait "$pid" 2>/dev/null || BG_STATUS=$?
+	return 0
+}
+
+# bg_stop NAME [SIGNAL]: SIGNAL (default TERM), then SIGKILL after 3 s.
+# BG_STATUS = exit status.
+bg_stop() {
+	local name=$1 sig=${2:-TERM} pid=${ZT_PID[$1]:-}
+	BG_STATUS=
+	[[ -n $pid ]] || return 0
+	if is_ours "$pid"; then
+		kill "-$sig" "$pid" 2>/dev/null || true
+		if ! wait_for 3 bg_dead "$name" && is_ours "$pid"; then
+			log "$name (pid $pid) ignored SIG$sig for 3 s; sending SIGKILL"
+			kill -KILL "$pid" 2>/dev/null || true
+		fi
+	fi
+	BG_STATUS=0
+	wait "$pid" 2>/dev/null || BG_STATUS=$?
+	return 0
+}
+
+# bg_forget NAME: after bg_wait/bg_stop, allow NAME to be reused.
+bg_forget() {
+	unset "ZT_PID[$1]"
+}
+
+# --- setup and cleanup -------------------------------------------------------
+
+zt_cleanup() {
+	local status=$? name ns
+	trap - EXIT INT TERM
+	set +e
+	for name in "${ZT_BG_ORDER[@]}"; do
+		[[ -n ${ZT_PID[$name]:-} ]] && bg_stop "$name"
+	done
+	for ns in "${ZT_NETNS[@]}"; do
+		ip netns del "$ns" 2>/dev/null
+		rm -rf "/etc/netns/$ns"
+	done
+	if [[ -n $ZT_TMP && -d $ZT_TMP ]]; then
+		if [[ ${ZT_KEEP:-0} == 1 ]]; then
+			log "kept $ZT_TMP"
+		else
+			rm -rf "$ZT_TMP"
+		fi
+	fi
+	exit "$status"
+}
+
+# zt_init NAME: root check, temp dir, trap. Sets ZT_TMP and NS_*.
+zt_init() {
+	ZT_NAME=$1
+	if [[ $(id -u) != 0 ]]; then
+		echo "1..0 # SKIP $ZT_NAME needs root (network namespaces)"
+		exit 77
+	fi
+	ZT_TMP=$(mktemp -d "/tmp/ztvpn-$ZT_NAME.XXXXXX")
+	chmod 0755 "$ZT_TMP"
+	trap zt_cleanup EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+	local p="zt-$ZT_NAME-$$"
+	NS_GW=$p-gw NS_L1=$p-laptop1 NS_L2=$p-laptop2 NS_CORP=$p-corp
+	log "$ZT_NAME: build $ZT_BUILD, temp $ZT_TMP"
+}
+
+# require_bins [server] [client] [testpeer]: bail out if a program is missing.
+require_bins() {
+	local b path
+	for b in "$@"; do
+		case $b in
+		server) path=$SERVER_BIN ;;
+		client) path=$CLIENT_BIN ;;
+		testpeer) path=$TESTPEER_BIN ;;
+		*) path=$b ;;
+		esac
+		[[ -x $path ]] || bail "missing program $path (build first, or set ZT_BUILD)"
+	done
+}
+
+nsx() {
+	local ns=$1
+	shift
+	ip netns exec "$ns" "$@"
+}
+
+new_ns() {
+	ip netns add "$1"
+	ZT_NETNS+=("$1")
+	# Anything that rewrites /etc/resolv.conf inside the namespace writes
+	# this copy (ip netns exec bind-mounts /etc/netns/NS/* over /etc).
+	mkdir -p "/etc/netns/$1"
+	printf '# ztvpn test namespace %s\n' "$1" >"/etc/netns/$1/resolv.conf"
+	ip -n "$1" link set lo up
+}
+
+# topo_up [laptops]: build the topology (laptops = 1 or 2, default 2).
+topo_up() {
+	local laptops=${1:-2}
+	new_ns "$NS_GW"
+	new_ns "$NS_CORP"
+	new_ns "$NS_L1"
+	if ((laptops < 2)); then
+		NS_L2=''
+	else
+		new_ns "$NS_L2"
+	fi
+
+	ip -n "$NS_GW" link add br0 type bridge
+	ip -n "$NS_GW" addr add "$GW_LAN/24" dev br0
+	ip -n "$NS_GW" link set br0 up
+
+	ip -n "$NS_GW" link add l1 type veth peer name eth0 netns "$NS_L1"
+	ip -n "$NS_GW" link set l1 master br0 up
+	ip -n "$NS_L1" addr add "$L1_ADDR/24" dev eth0
+	ip -n "$NS_L1" link set eth0 up
+	if ((laptops >= 2)); then
+		ip -n "$NS_GW" link add l2 type veth peer name eth0 netns "$NS_L2"
+		ip -n "$NS_GW" link set l2 master br0 up
+		ip -n "$NS_L2" addr add "$L2_ADDR/24" dev eth0
+		ip -n "$NS_L2" link set eth0 up
+	fi
+
+	ip -n "$NS_GW" link add eth1 type veth peer name eth0 netns "$NS_CORP"
+	ip -n "$NS_GW" addr add "$GW_CORP/24" dev eth1
+	ip -n "$NS_GW" link set eth1 up
+	ip -n "$NS_CORP" addr add "$CORP_ADDR/24" dev eth0
+	ip -n "$NS_CORP" link set eth0 up
+	ip -n "$NS_CORP" route add 100.64.0.0/10 via "$GW_CORP"
+
+	nsx "$NS_GW" sysctl -qw net.ipv4.ip_forward=1
+	wait_for 5 nsx "$NS_L1" ping -c1 -W1 -q "$GW_LAN" >/dev/null 2>&1 ||
+		bail "topology: laptop1 cannot reach the gateway"
+	wait_for 5 nsx "$NS_CORP" ping -c1 -W1 -q "$GW_CORP" >/dev/null 2>&1 ||
+		bail "topology: corp cannot reach the gateway"
+	log "topology up: $NS_L1${NS_L2:+ $NS_L2} -- $NS_GW -- $NS_CORP"
+}
+
+# zt_pki: make the test PKI in $ZT_TMP/pki with mkpki.sh.
+zt_pki() {
+	ZT_PKI=$ZT_TMP/pki
+	"$MKPKI" "$ZT_PKI" >"$ZT_TMP/mkpki.out" 2>&1 ||
+		{ diag "$ZT_TMP/mkpki.out"; bail "mkpki.sh failed"; }
+}
+
+# --- configuration files -----------------------------------------------------
+
+# rel CONF TARGET: TARGET relative to CONF's directory (configs use
+# relative paths on purpose: they are relative to the file, not the cwd).
+rel() {
+	realpath -m --relative-to="$(dirname "$1")" "$2"
+}
+
+# write_server_conf FILE [EXTRA]: the standard gateway configuration using
+# $ZT_PKI; EXTRA is appended verbatim (e.g. 'policy = "policy.conf";').
+write_server_conf() {
+	local f=$1 extra=${2:-} crt key dca uca
+	mkdir -p "$(dirname "$f")"
+	crt=$(rel "$f" "$ZT_PKI/server.crt")
+	key=$(rel "$f" "$ZT_PKI/server.key")
+	dca=$(rel "$f" "$ZT_PKI/device-ca.crt")
+	uca=$(rel "$f" "$ZT_PKI/user-ca.crt")
+	cat >"$f" <<EOF
+# ztvpn test gateway ($ZT_NAME)
+listen = "$SERVER_ENDPOINT";
+tls = {
+  certificate = "$crt";
+  private_key = "$key";
+  device_ca = "$dca";
+  user_ca = "$uca";
+};
+tunnel = {
+  interface = "ztvpn0";
+  mtu = 1400;
+  pool4 = "100.64.0.0/24";
+  routes = [ "198.51.100.0/24" ];
+  dns = { servers = [ "198.51.100.53" ]; domains = [ "corp.example" ]; };
+  keepalive = 10;
+};
+$extra
+EOF
+}
+
+# write_client_conf FILE DEVICE USER [SERVER_NAME [EXTRA]]: DEVICE and USER
+# are certificate paths without the .crt/.key suffix, e.g.
+# "$ZT_PKI/devices/laptop-042" "$ZT_PKI/users/alice".
+write_client_conf() {
+	local f=$1 dev=$2 user=$3 sname=${4:-gw.corp.example} extra=${5:-}
+	local ca dcrt dkey ucrt ukey
+	mkdir -p "$(dirname "$f")"
+	ca=$(rel "$f" "$ZT_PKI/server-ca.crt")
+	dcrt=$(rel "$f" "$dev.crt")
+	dkey=$(rel "$f" "$dev.key")
+	ucrt=$(rel "$f" "$user.crt")
+	ukey=$(rel "$f" "$user.key")
+	cat >"$f" <<EOF
+# ztvpn test client ($ZT_NAME)
+server = "$SERVER_ENDPOINT";
+server_name = "$sname";
+server_ca = "$ca";
+device = { certificate = "$dcrt"; private_key = "$dkey"; };
+user = { certificate = "$ucrt"; private_key = "$ukey"; };
+tunnel = { interface = "ztvpn0"; };
+$extra
+EOF
+}
+
+# --- programs ----------------------------------------------------------------
+
+# count PATTERN FILE: number of lines matching the extended regex.
+count() {
+	local n
+	n=$(grep -cE -- "$1" "$2" 2>/dev/null) || true
+	printf '%s' "${n:-0}"
+}
+
+has_line() { grep -qE -- "$1" "$2" 2>/dev/null; }
+
+# at_least N PATTERN FILE
+at_least() { (($(count "$2" "$3") >= $1)); }
+
+# start_server [NAME [CONF]]: start ztvpn-server in the gateway namespace
+# and wait until it logs "listening on". NAME defaults to "server".
+start_server() {
+	local name=${1:-server} conf=${2:-$ZT_TMP/gw/server.conf}
+	start_bg "$name" "$NS_GW" "$SERVER_BIN" -d -c "$conf"
+	if ! wait_for 10 has_line "ztvpn-server: info: listening on $SERVER_ENDPOINT" "$(bg_log "$name")"; then
+		log "server $name did not log 'listening on $SERVER_ENDPOINT' within 10 s"
+		return 1
+	fi
+}
+
+# start_client NAME NS CONF: start ztvpn-client and wait (15 s) for
+# "tunnel up".
+start_client() {
+	local name=$1 ns=$2 conf=$3
+	start_bg "$name" "$ns" "$CLIENT_BIN" -d -c "$conf"
+	if ! wait_for 15 has_line "ztvpn-client: info: tunnel up: " "$(bg_log "$name")"; then
+		log "client $name: no 'tunnel up' within 15 s"
+		return 1
+	fi
+}
+
+# client_addr NAME: the address of the client's last "tunnel up" line.
+client_addr() {
+	sed -n 's/.*ztvpn-client: info: tunnel up: [^ ]* address \([0-9.]*\).*/\1/p' \
+		"$(bg_log "$1")" | tail -n1
+}
+
+# run_fg NAME TIMEOUT NS CMD...: run CMD in NS ("-": no namespace) in the
+# foreground, bounded by TIMEOUT seconds, working directory $ZT_TMP; output
+# to $ZT_TMP/NAME.log; FG_STATUS = exit status (124 = timed out).
+FG_STATUS=
+# shellcheck disable=SC2034 # FG_STATUS is read by the tests
+run_fg() {
+	local name=$1 timeout=$2 ns=$3
+	shift 3
+	local -a pre=()
+	[[ $ns == - ]] || pre=(ip netns exec "$ns")
+	FG_STATUS=0
+	(cd "$ZT_TMP" && exec timeout -k 3 "$timeout" "${pre[@]}" "$@") \
+		</dev/null >"$ZT_TMP/$name.log" 2>&1 || FG_STATUS=$?
+}
+
+# ping_ok NS DST [COUNT]: COUNT (default 3) pings, at least one answered.
+ping_ok() {
+	nsx "$1" ping -n -q -c "${3:-3}" -i 0.2 -W 2 "$2" >/dev/null 2>&1
+}
+
+# no_ping NS DST: not a single answer to one ping (1 s).
+no_ping() {
+	! nsx "$1" ping -n -q -c 1 -W 1 "$2" >/dev/null 2>&1
+}
+
+# has_addr NS DEV ADDR/LEN: DEV in NS has exactly that IPv4 address.
+has_addr() {
+	local out
+	out=$(nsx "$1" ip -br -4 addr show dev "$2" 2>/dev/null) || return 1
+	grep -qw -- "$3" <<<"$out"
+}
+
+# route_dev NS PREFIX DEV: the route to PREFIX in NS goes out of DEV.
+route_dev() {
+	local out
+	out=$(nsx "$1" ip -4 route show "$2" 2>/dev/null) || return 1
+	grep -qw -- "dev $3" <<<"$out"
+}
+
+# port_listening NS PORT: a TCP listener on PORT in NS.
+port_listening() {
+	[[ -n $(nsx "$1" ss -Hltn "sport = :$2" 2>/dev/null) ]]
+}
+
+# xfer_start NAME LAPTOP_NS PORT MBYTES [up|down]: start moving MBYTES of
+# random data over one TCP connection between LAPTOP_NS and corp
+# ($CORP_ADDR:PORT, always connected from the laptop): "up" (default)
+# sends laptop -> corp, "down" corp -> laptop. Both ends run in the
+# background (NAME-corp, NAME-laptop); xfer_finish checks the result.
+xfer_start() {
+	local name=$1 laptop=$2 port=$3 mb=$4 dir=${5:-up}
+	local src=$ZT_TMP/$name.src out=$ZT_TMP/$name.dst
+	local -a listen=("TCP-LISTEN:$port,bind=$CORP_ADDR,reuseaddr")
+	local -a connect=("TCP:$CORP_ADDR:$port,connect-timeout=5")
+	head -c "${mb}M" /dev/urandom >"$src"
+	rm -f "$out"
+	if [[ $dir == up ]]; then
+		start_bg "$name-corp" "$NS_CORP" socat -u "${listen[@]}" "CREATE:$out"
+	else
+		start_bg "$name-corp" "$NS_CORP" socat -u "OPEN:$src" "${listen[@]}"
+	fi
+	if ! wait_for 5 port_listening "$NS_CORP" "$port"; then
+		log "$name: corp not listening on $port"
+		return 1
+	fi
+	if [[ $dir == up ]]; then
+		start_bg "$name-laptop" "$laptop" socat -u "OPEN:$src" "${connect[@]}"
+	else
+		start_bg "$name-laptop" "$laptop" socat -u "${connect[@]}" "CREATE:$out"
+	fi
+}
+
+# xfer_finish NAME [TIMEOUT]: wait (default 120 s) for both ends of a
+# transfer started with xfer_start; succeed if both exited 0 and the data
+# arrived intact (sha256).
+xfer_finish() {
+	local name=$1 timeout=${2:-120} side a b
+	local src=$ZT_TMP/$name.src out=$ZT_TMP/$name.dst
+	for side in laptop corp; do
+		[[ -n ${ZT_PID[$name-$side]:-} ]] || return 1
+		if ! bg_wait "$name-$side" "$timeout"; then
+			log "$name: $side socat still running after $timeout s"
+			bg_stop "$name-$side"
+			return 1
+		fi
+		if [[ $BG_STATUS != 0 ]]; then
+			log "$name: $side socat exit status $BG_STATUS"
+			diag "$(bg_log "$name-$side")"
+			return 1
+		fi
+		timeout=10
+	done
+	a=$(sha256sum <"$src") b=$(sha256sum <"$out")
+	rm -f "$src" "$out"
+	if [[ $a != "$b" ]]; then
+		log "$name: sha256 mismatch"
+		return 1
+	fi
+}
+
+# tcp_transfer NAME LAPTOP_NS PORT MBYTES [up|down]: xfer_start + xfer_finish.
+tcp_transfer() {
+	xfer_start "$@" && xfer_finish "$1"
+}
+
+# audit_admit_re USER DEVICE ADDR ENDPOINT_IP: regex of an admission line
+# (user and device values may be quoted).
+audit_admit_re() {
+	printf 'ztvpn-server: info: audit event=admit session=[^ ]+ user="?%s"? device="?%s"? addr4=%s( [^ ]+)* endpoint=%s:[0-9]+' \
+		"$1" "$2" "${3//./\\.}" "${4//./\\.}"
+}
+
+# audit_reject_re CODE: regex of a rejection line with that reason code.
+audit_reject_re() {
+	printf 'ztvpn-server: info: audit event=reject .*reason=%s( |$)' "$1"
+}

@@ -1,0 +1,536 @@
+/* tun/ against the real kernel. The process moves into a private network
+ * namespace first, so the device, addresses and routes it creates never
+ * touch the host, and the namespace starts with no routes at all: a route
+ * lookup that succeeds can only have used ours. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* unshare, CLONE_NEWNET */
+#endif
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
+#include <netinet/ip.h>
+#include <netinet/ip6.h>
+#include <netinet/ip_icmp.h>
+#include <poll.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <netlink/addr.h>
+#include <netlink/cache.h>
+#include <netlink/netlink.h>
+#include <netlink/route/addr.h>
+
+#include "tun.h"
+
+#define TEST_IF "zttest0"
+#define TEST_MTU 1400
+#define ADDR4 "100.64.0.1"
+#define ADDR6 "fd00:5a::1"
+#define ROUTE4 "198.51.100.0/24"
+#define ROUTE6 "fd00:77::/64"
+#define PEER4 "198.51.100.7" /* inside ROUTE4, so it leaves through the TUN */
+#define PEER6 "fd00:77::7"
+
+/* The calls under test report failures in |err|: show it. */
+#define assert_ok(call)                            \
+  do {                                             \
+    if (!(call)) fail_msg("%s: %s", #call, err);   \
+  } while (0)
+
+/* prefix builds an address with a prefix length. zt_prefix_parse refuses
+ * host bits, which an interface address like 100.64.0.1/24 has. */
+static struct zt_prefix prefix(const char *ip, unsigned len) {
+  struct zt_ip a;
+  assert_true(zt_ip_parse(ip, &a));
+  struct zt_prefix p;
+  memset(&p, 0, sizeof(p));
+  p.family = a.family;
+  memcpy(p.addr, a.addr, sizeof(p.addr));
+  p.len = (uint8_t)len;
+  return p;
+}
+
+static struct zt_prefix route(const char *s) {
+  struct zt_prefix p;
+  const char *why = NULL;
+  if (!zt_prefix_parse(s, &p, &why)) fail_msg("%s: %s", s, why);
+  return p;
+}
+
+static struct tun_dev *state_dev(void **state) { return *state; }
+
+static int configure(struct tun_dev *dev, char *err, size_t errlen) {
+  struct zt_prefix a4 = prefix(ADDR4, 24), a6 = prefix(ADDR6, 64);
+  struct zt_prefix r4 = route(ROUTE4), r6 = route(ROUTE6);
+  return tun_open(TEST_IF, dev, err, errlen) &&
+         tun_set_mtu_up(dev, TEST_MTU, err, errlen) &&
+         tun_add_address(dev, &a4, err, errlen) &&
+         tun_add_address(dev, &a6, err, errlen) &&
+         tun_add_route(dev, &r4, err, errlen) &&
+         tun_add_route(dev, &r6, err, errlen);
+}
+
+/* setup_configured gives each test a device configured the way the client
+ * configures one: up, both address families, one route per family. A
+ * failed setup cleans up itself, because cmocka then skips the teardown. */
+static int setup_configured(void **state) {
+  char err[256] = "";
+  struct tun_dev *dev = test_malloc(sizeof(*dev));
+  dev->fd = -1;
+  dev->nl = NULL;
+  if (!configure(dev, err, sizeof(err))) {
+    print_error("setup: %s\n", err);
+    tun_close(dev);
+    test_free(dev);
+    return -1;
+  }
+  *state = dev;
+  return 0;
+}
+
+static int teardown_configured(void **state) {
+  struct tun_dev *dev = state_dev(state);
+  tun_close(dev);
+  test_free(dev);
+  return 0;
+}
+
+/* --- helpers that look at the kernel without going through tun/ --- */
+
+static struct ifreq ifreq_get(unsigned long req) {
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof(ifr));
+  memcpy(ifr.ifr_name, TEST_IF, sizeof(TEST_IF));
+  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  assert_true(s >= 0);
+  if (ioctl(s, req, &ifr) != 0) fail_msg("ioctl %lu: %s", req, strerror(errno));
+  close(s);
+  return ifr;
+}
+
+static unsigned mask_bits(const struct sockaddr *mask) {
+  const uint8_t *b;
+  size_t n;
+  if (mask->sa_family == AF_INET) {
+    b = (const uint8_t *)&((const struct sockaddr_in *)mask)->sin_addr;
+    n = 4;
+  } else {
+    b = ((const struct sockaddr_in6 *)mask)->sin6_addr.s6_addr;
+    n = 16;
+  }
+  unsigned bits = 0;
+  for (size_t i = 0; i < n; i++) bits += (unsigned)__builtin_popcount(b[i]);
+  return bits;
+}
+
+/* count_addrs counts the addresses |ip| on TEST_IF and checks that each
+ * one has prefix length |len|. */
+static int count_addrs(const char *ip, unsigned len) {
+  struct zt_ip want;
+  assert_true(zt_ip_parse(ip, &want));
+  struct ifaddrs *all;
+  assert_int_equal(getifaddrs(&all), 0);
+  int n = 0;
+  for (struct ifaddrs *i = all; i != NULL; i = i->ifa_next) {
+    if (i->ifa_addr == NULL || strcmp(i->ifa_name, TEST_IF) != 0) continue;
+    if (i->ifa_addr->sa_family != want.family) continue;
+    const void *a = want.family == AF_INET
+        ? (const void *)&((struct sockaddr_in *)i->ifa_addr)->sin_addr
+        : (const void *)&((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr;
+    if (memcmp(a, want.addr, zt_ip_len(want.family)) != 0) continue;
+    assert_non_null(i->ifa_netmask);
+    assert_int_equal(mask_bits(i->ifa_netmask), len);
+    n++;
+  }
+  freeifaddrs(all);
+  return n;
+}
+
+/* addr_flags returns the IFA_F_* flags of address |ip| on device |ifindex|
+ * as the kernel reports them (getifaddrs does not show flags). */
+static unsigned addr_flags(int ifindex, const char *ip) {
+  struct zt_ip want;
+  assert_true(zt_ip_parse(ip, &want));
+  struct nl_sock *sk = nl_socket_alloc();
+  assert_non_null(sk);
+  assert_int_equal(nl_connect(sk, NETLINK_ROUTE), 0);
+  struct nl_cache *cache = NULL;
+  assert_int_equal(rtnl_addr_alloc_cache(sk, &cache), 0);
+  int found = 0;
+  unsigned flags = 0;
+  for (struct nl_object *o = nl_cache_get_first(cache); o != NULL;
+       o = nl_cache_get_next(o)) {
+    struct rtnl_addr *a = (struct rtnl_addr *)o;
+    struct nl_addr *local = rtnl_addr_get_local(a);
+    if (rtnl_addr_get_ifindex(a) != ifindex || local == NULL ||
+        nl_addr_get_family(local) != want.family ||
+        memcmp(nl_addr_get_binary_addr(local), want.addr,
+               zt_ip_len(want.family)) != 0)
+      continue;
+    flags = rtnl_addr_get_flags(a);
+    found++;
+  }
+  nl_cache_free(cache);
+  nl_socket_free(sk);
+  assert_int_equal(found, 1);
+  return flags;
+}
+
+static socklen_t sockaddr_of(const char *ip, uint16_t port,
+                             struct sockaddr_storage *ss) {
+  struct zt_ip a;
+  assert_true(zt_ip_parse(ip, &a));
+  memset(ss, 0, sizeof(*ss));
+  if (a.family == AF_INET) {
+    struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+    sin->sin_family = AF_INET;
+    sin->sin_port = htons(port);
+    memcpy(&sin->sin_addr, a.addr, 4);
+    return sizeof(*sin);
+  }
+  struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+  sin6->sin6_family = AF_INET6;
+  sin6->sin6_port = htons(port);
+  memcpy(&sin6->sin6_addr, a.addr, 16);
+  return sizeof(*sin6);
+}
+
+/* udp_connect connects a UDP socket to |ip|, which does a route lookup and
+ * picks a source address. Returns the socket, or -1 with errno. */
+static int udp_connect(const char *ip) {
+  struct sockaddr_storage ss;
+  socklen_t sl = sockaddr_of(ip, 9, &ss);
+  int s = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  assert_true(s >= 0);
+  if (connect(s, (struct sockaddr *)&ss, sl) != 0) {
+    int e = errno;
+    close(s);
+    errno = e;
+    return -1;
+  }
+  return s;
+}
+
+static void assert_source(int s, const char *ip) {
+  struct sockaddr_storage ss;
+  socklen_t sl = sizeof(ss);
+  assert_int_equal(getsockname(s, (struct sockaddr *)&ss, &sl), 0);
+  char got[INET6_ADDRSTRLEN];
+  const void *a = ss.ss_family == AF_INET
+      ? (const void *)&((struct sockaddr_in *)&ss)->sin_addr
+      : (const void *)&((struct sockaddr_in6 *)&ss)->sin6_addr;
+  assert_non_null(inet_ntop(ss.ss_family, a, got, sizeof(got)));
+  assert_string_equal(got, ip);
+}
+
+/* read_packet_to reads packets from the TUN until one is addressed to |ip|
+ * and returns its length. Other packets (IPv6 router solicitations, MLD
+ * reports the kernel sends on a new link) are skipped. */
+static size_t read_packet_to(int fd, const char *ip, uint8_t *buf,
+                             size_t cap) {
+  struct zt_ip want;
+  assert_true(zt_ip_parse(ip, &want));
+  for (int tries = 0; tries < 64; tries++) {
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    int r = poll(&p, 1, 2000);
+    if (r != 1) fail_msg("no packet to %s from the TUN: %s", ip,
+                         r == 0 ? "timeout" : strerror(errno));
+    ssize_t n = read(fd, buf, cap);
+    assert_true(n > 0);
+    if ((buf[0] >> 4) == 4 && want.family == AF_INET &&
+        (size_t)n >= sizeof(struct ip)) {
+      struct ip h;
+      memcpy(&h, buf, sizeof(h));
+      if (memcmp(&h.ip_dst, want.addr, 4) == 0) return (size_t)n;
+    } else if ((buf[0] >> 4) == 6 && want.family == AF_INET6 &&
+               (size_t)n >= sizeof(struct ip6_hdr)) {
+      struct ip6_hdr h;
+      memcpy(&h, buf, sizeof(h));
+      if (memcmp(&h.ip6_dst, want.addr, 16) == 0) return (size_t)n;
+    }
+  }
+  fail_msg("no packet to %s among 64 read from the TUN", ip);
+  return 0;
+}
+
+static uint16_t inet_csum(const uint8_t *p, size_t n) {
+  uint32_t sum = 0;
+  for (size_t i = 0; i + 1 < n; i += 2) sum += (uint32_t)(p[i] << 8 | p[i + 1]);
+  if (n & 1) sum += (uint32_t)p[n - 1] << 8;
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  return (uint16_t)~sum;
+}
+
+/* --- tests --- */
+
+static void test_open_rejects_long_name(void **state) {
+  (void)state;
+  char err[256] = "";
+  struct tun_dev dev;
+  memset(&dev, 0x5a, sizeof(dev));
+  assert_int_equal(tun_open("zttest0123456789abcd", &dev, err, sizeof(err)),
+                   0);
+  assert_non_null(strstr(err, "zttest0123456789abcd"));
+  assert_int_equal(dev.fd, -1);
+  assert_null(dev.nl);
+  tun_close(&dev); /* a failed open leaves a closed device */
+}
+
+static void test_close_zeroed_leaves_stdin(void **state) {
+  (void)state;
+  /* Make sure fd 0 is open, so that closing it would be visible. */
+  int extra = -1;
+  if (fcntl(0, F_GETFD) == -1) extra = open("/dev/null", O_RDONLY);
+  assert_int_not_equal(fcntl(0, F_GETFD), -1);
+  struct tun_dev dev;
+  memset(&dev, 0, sizeof(dev));
+  tun_close(&dev);
+  tun_close(&dev);
+  assert_int_not_equal(fcntl(0, F_GETFD), -1);
+  assert_int_equal(dev.fd, -1);
+  tun_close(NULL);
+  if (extra > 0) close(extra);
+}
+
+static void test_open_kernel_picks_name(void **state) {
+  (void)state;
+  char err[256] = "";
+  struct tun_dev dev;
+  assert_ok(tun_open(NULL, &dev, err, sizeof(err)));
+  assert_true(dev.name[0] != '\0');
+  assert_int_equal(dev.ifindex, (int)if_nametoindex(dev.name));
+  char name[IFNAMSIZ];
+  memcpy(name, dev.name, sizeof(name));
+  tun_close(&dev);
+  assert_int_equal(if_nametoindex(name), 0);
+}
+
+static void test_open_device(void **state) {
+  struct tun_dev *dev = state_dev(state);
+  assert_string_equal(dev->name, TEST_IF);
+  assert_true(dev->ifindex > 0);
+  assert_int_equal(dev->ifindex, (int)if_nametoindex(TEST_IF));
+  assert_non_null(dev->nl);
+  int fl = fcntl(dev->fd, F_GETFL);
+  assert_true(fl != -1 && (fl & O_NONBLOCK));
+  int fdfl = fcntl(dev->fd, F_GETFD);
+  assert_true(fdfl != -1 && (fdfl & FD_CLOEXEC));
+}
+
+static void test_mtu_and_up(void **state) {
+  char err[256] = "";
+  struct tun_dev *dev = state_dev(state);
+  assert_int_equal(ifreq_get(SIOCGIFMTU).ifr_mtu, TEST_MTU);
+  assert_true(ifreq_get(SIOCGIFFLAGS).ifr_flags & IFF_UP);
+  assert_ok(tun_set_mtu_up(dev, 1280, err, sizeof(err)));
+  assert_int_equal(ifreq_get(SIOCGIFMTU).ifr_mtu, 1280);
+  /* Below the device's minimum MTU: the kernel refuses, with a reason. */
+  assert_int_equal(tun_set_mtu_up(dev, 10, err, sizeof(err)), 0);
+  assert_non_null(strstr(err, "set MTU 10 and link up on " TEST_IF ": "));
+}
+
+static void test_addresses(void **state) {
+  char err[256] = "";
+  struct tun_dev *dev = state_dev(state);
+  assert_int_equal(count_addrs(ADDR4, 24), 1);
+  assert_int_equal(count_addrs(ADDR6, 64), 1);
+  unsigned f6 = addr_flags(dev->ifindex, ADDR6);
+  assert_true(f6 & IFA_F_NODAD);
+  assert_false(f6 & IFA_F_TENTATIVE);
+  /* Assigning again is a no-op, not an error. */
+  struct zt_prefix a4 = prefix(ADDR4, 24), a6 = prefix(ADDR6, 64);
+  assert_ok(tun_add_address(dev, &a4, err, sizeof(err)));
+  assert_ok(tun_add_address(dev, &a6, err, sizeof(err)));
+  assert_int_equal(count_addrs(ADDR4, 24), 1);
+  assert_int_equal(count_addrs(ADDR6, 64), 1);
+}
+
+static void test_address_bad_family(void **state) {
+  char err[256] = "";
+  struct tun_dev *dev = state_dev(state);
+  struct zt_prefix bad;
+  memset(&bad, 0, sizeof(bad));
+  bad.family = AF_UNIX;
+  assert_int_equal(tun_add_address(dev, &bad, err, sizeof(err)), 0);
+  assert_non_null(strstr(err, "add address"));
+  struct zt_prefix long4 = prefix("192.0.2.1", 33);
+  assert_int_equal(tun_add_address(dev, &long4, err, sizeof(err)), 0);
+}
+
+static void test_routes_pick_tun_source(void **state) {
+  char err[256] = "";
+  struct tun_dev *dev = state_dev(state);
+  int s4 = udp_connect(PEER4);
+  if (s4 < 0) fail_msg("connect %s: %s", PEER4, strerror(errno));
+  assert_source(s4, ADDR4);
+  close(s4);
+  /* IPv6 can use the address at once only because DAD was skipped. */
+  int s6 = udp_connect(PEER6);
+  if (s6 < 0) fail_msg("connect %s: %s", PEER6, strerror(errno));
+  assert_source(s6, ADDR6);
+  close(s6);
+  /* Adding an existing route replaces it. */
+  struct zt_prefix r4 = route(ROUTE4), r6 = route(ROUTE6);
+  assert_ok(tun_add_route(dev, &r4, err, sizeof(err)));
+  assert_ok(tun_add_route(dev, &r6, err, sizeof(err)));
+  /* Outside the routes nothing is reachable in the fresh namespace. */
+  assert_int_equal(udp_connect("192.0.2.1"), -1);
+  assert_int_equal(errno, ENETUNREACH);
+}
+
+static void test_del_route(void **state) {
+  char err[256] = "";
+  struct tun_dev *dev = state_dev(state);
+  struct zt_prefix r4 = route(ROUTE4), r6 = route(ROUTE6);
+  assert_ok(tun_del_route(dev, &r4, err, sizeof(err)));
+  assert_int_equal(udp_connect(PEER4), -1);
+  assert_int_equal(errno, ENETUNREACH);
+  assert_ok(tun_del_route(dev, &r6, err, sizeof(err)));
+  assert_int_equal(udp_connect(PEER6), -1);
+  assert_int_equal(errno, ENETUNREACH);
+  /* A route that is not there cannot be deleted; the reason names it. */
+  assert_int_equal(tun_del_route(dev, &r4, err, sizeof(err)), 0);
+  assert_non_null(strstr(err, "delete route " ROUTE4 " via " TEST_IF ": "));
+  /* And it can be added back. */
+  assert_ok(tun_add_route(dev, &r4, err, sizeof(err)));
+  int s4 = udp_connect(PEER4);
+  assert_true(s4 >= 0);
+  close(s4);
+}
+
+static void send_hello(const char *peer) {
+  int s = udp_connect(peer);
+  if (s < 0) fail_msg("connect %s: %s", peer, strerror(errno));
+  assert_int_equal(send(s, "hello", 5, 0), 5);
+  close(s);
+}
+
+static void test_udp_reaches_tun(void **state) {
+  struct tun_dev *dev = state_dev(state);
+  uint8_t buf[2048];
+
+  send_hello(PEER4);
+  size_t n = read_packet_to(dev->fd, PEER4, buf, sizeof(buf));
+  struct ip h4;
+  assert_true(n >= sizeof(h4) + 8 + 5);
+  memcpy(&h4, buf, sizeof(h4));
+  assert_int_equal(h4.ip_p, IPPROTO_UDP);
+  assert_int_equal(ntohs(h4.ip_len), n);
+  assert_int_equal(h4.ip_hl * 4 + 8 + 5, n);
+  struct zt_ip src;
+  assert_true(zt_ip_parse(ADDR4, &src));
+  assert_memory_equal(&h4.ip_src, src.addr, 4);
+  assert_memory_equal(buf + n - 5, "hello", 5);
+
+  send_hello(PEER6);
+  n = read_packet_to(dev->fd, PEER6, buf, sizeof(buf));
+  struct ip6_hdr h6;
+  assert_int_equal(n, sizeof(h6) + 8 + 5);
+  memcpy(&h6, buf, sizeof(h6));
+  assert_int_equal(h6.ip6_nxt, IPPROTO_UDP);
+  assert_true(zt_ip_parse(ADDR6, &src));
+  assert_memory_equal(&h6.ip6_src, src.addr, 16);
+  assert_memory_equal(buf + n - 5, "hello", 5);
+}
+
+/* An echo request written into the TUN as if from PEER4 reaches the local
+ * stack, and the reply is routed back out through the TUN. */
+static void test_icmp_echo_through_tun(void **state) {
+  struct tun_dev *dev = state_dev(state);
+  struct zt_ip peer, local;
+  assert_true(zt_ip_parse(PEER4, &peer));
+  assert_true(zt_ip_parse(ADDR4, &local));
+
+  uint8_t pkt[20 + 8 + 8];
+  memset(pkt, 0, sizeof(pkt));
+  struct ip h;
+  memset(&h, 0, sizeof(h));
+  h.ip_v = 4;
+  h.ip_hl = 5;
+  h.ip_len = htons(sizeof(pkt));
+  h.ip_ttl = 64;
+  h.ip_p = IPPROTO_ICMP;
+  memcpy(&h.ip_src, peer.addr, 4);
+  memcpy(&h.ip_dst, local.addr, 4);
+  memcpy(pkt, &h, sizeof(h));
+  uint16_t c = inet_csum(pkt, 20);
+  pkt[10] = (uint8_t)(c >> 8);
+  pkt[11] = (uint8_t)c;
+  uint8_t *icmp = pkt + 20;
+  icmp[0] = ICMP_ECHO;
+  icmp[4] = 0x5a; /* identifier */
+  icmp[5] = 0x17;
+  icmp[7] = 1; /* sequence */
+  memcpy(icmp + 8, "ztvpn!!!", 8);
+  c = inet_csum(icmp, 16);
+  icmp[2] = (uint8_t)(c >> 8);
+  icmp[3] = (uint8_t)c;
+
+  assert_int_equal(write(dev->fd, pkt, sizeof(pkt)), sizeof(pkt));
+
+  uint8_t buf[2048];
+  size_t n = read_packet_to(dev->fd, PEER4, buf, sizeof(buf));
+  assert_int_equal(n, sizeof(pkt));
+  memcpy(&h, buf, sizeof(h));
+  assert_int_equal(h.ip_p, IPPROTO_ICMP);
+  assert_memory_equal(&h.ip_src, local.addr, 4);
+  assert_int_equal(buf[20], ICMP_ECHOREPLY);
+  assert_memory_equal(buf + 24, icmp + 4, 12); /* id, seq, payload */
+}
+
+static void test_close_removes_device(void **state) {
+  struct tun_dev *dev = state_dev(state);
+  assert_true(if_nametoindex(TEST_IF) > 0);
+  tun_close(dev);
+  assert_int_equal(dev->fd, -1);
+  assert_null(dev->nl);
+  assert_int_equal(if_nametoindex(TEST_IF), 0);
+  /* Its addresses and routes went with it. */
+  assert_int_equal(udp_connect(PEER4), -1);
+  assert_int_equal(errno, ENETUNREACH);
+  tun_close(dev); /* and closing twice is harmless */
+}
+
+int main(void) {
+  if (geteuid() != 0) {
+    printf("test_tun: SKIP: needs root for a TUN device in its own network "
+           "namespace\n");
+    return 0;
+  }
+  if (unshare(CLONE_NEWNET) != 0) {
+    fprintf(stderr, "test_tun: unshare(CLONE_NEWNET): %s\n", strerror(errno));
+    return 1;
+  }
+#define CONFIGURED(t) \
+  cmocka_unit_test_setup_teardown(t, setup_configured, teardown_configured)
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_open_rejects_long_name),
+      cmocka_unit_test(test_close_zeroed_leaves_stdin),
+      cmocka_unit_test(test_open_kernel_picks_name),
+      CONFIGURED(test_open_device),
+      CONFIGURED(test_mtu_and_up),
+      CONFIGURED(test_addresses),
+      CONFIGURED(test_address_bad_family),
+      CONFIGURED(test_routes_pick_tun_source),
+      CONFIGURED(test_del_route),
+      CONFIGURED(test_udp_reaches_tun),
+      CONFIGURED(test_icmp_echo_through_tun),
+      CONFIGURED(test_close_removes_device),
+  };
+#undef CONFIGURED
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

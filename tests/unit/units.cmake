@@ -1,0 +1,6 @@
+zt_unit_test(test_tun zttun)
+zt_unit_test(test_addr ztcommon)
+zt_unit_test(test_frame ztcommon)
+zt_unit_test(test_msg ztcommon)
+zt_unit_test(test_proto ztcommon)
+zt_unit_test(test_pool ztcommon)
