@@ -137,7 +137,7 @@ static int is_auth_alert(int alert) {
 /* A failed read or handshake: server certificate, refusal, or network. */
 static void tls_failed(struct client *c, enum zt_io io) {
   char why[300];
-  long vr = SSL_get_verify_result(c->conn.ssl);
+  long vr = zt_conn_verify_error(&c->conn);
   int alert = c->conn.peer_alert;
   if (vr != X509_V_OK) {
     if (vr == X509_V_ERR_HOSTNAME_MISMATCH)

@@ -156,8 +156,14 @@ void zt_conn_shutdown(struct zt_conn *c) {
   ERR_clear_error();
 }
 
-const char *zt_conn_error(struct zt_conn *c, char *buf, size_t len) {
+long zt_conn_verify_error(const struct zt_conn *c) {
   long vr = c->ssl ? SSL_get_verify_result(c->ssl) : X509_V_OK;
+  /* INVALID_CALL is the value before any verification took place. */
+  return vr == X509_V_ERR_INVALID_CALL ? X509_V_OK : vr;
+}
+
+const char *zt_conn_error(struct zt_conn *c, char *buf, size_t len) {
+  long vr = zt_conn_verify_error(c);
   unsigned long e = ERR_peek_last_error();
   if (c->peer_alert >= 0) {
     snprintf(buf, len, "peer sent TLS alert: %s",

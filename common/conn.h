@@ -63,6 +63,11 @@ enum zt_io zt_conn_flush(struct zt_conn *c);
 /* zt_conn_shutdown sends close_notify (best effort, non-blocking). */
 void zt_conn_shutdown(struct zt_conn *c);
 
+/* zt_conn_verify_error returns the X509_V_ERR code when certificate
+ * verification ran on this connection and failed, or X509_V_OK when it did
+ * not run (the handshake failed before) or passed. */
+long zt_conn_verify_error(const struct zt_conn *c);
+
 /* zt_conn_error describes the last TLS failure (verification result, alert
  * received, library error) into |buf|. */
 const char *zt_conn_error(struct zt_conn *c, char *buf, size_t len);

@@ -18,6 +18,8 @@ void log_init(const char *progname, enum log_level level) {
 
 void log_set_level(enum log_level level) { log_max = level; }
 
+static void vlog(enum log_level lvl, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
 static void vlog(enum log_level lvl, const char *fmt, va_list ap) {
   static const char *const names[] = {"error", "warning", "info", "debug"};
   if (lvl > log_max) return;

@@ -1,5 +1,5 @@
 /* The ztvpn wire protocol, version 1: every message type, limit and label in
- * one place. docs/protocol.md describes the same in prose; keep them in step. */
+ * one place. common/PROTOCOL.md describes the same in prose; keep them in step. */
 #ifndef ZTVPN_PROTO_H
 #define ZTVPN_PROTO_H
 

@@ -1,5 +1,6 @@
 #include "timers.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -80,7 +81,9 @@ int zt_timers_timeout(const struct zt_timers *ts, uint64_t now, int cap_ms) {
   uint64_t when = ts->heap[0]->when_ms;
   if (when <= now) return 0;
   uint64_t d = when - now;
-  return d > (uint64_t)cap_ms && cap_ms >= 0 ? cap_ms : (int)d;
+  if (cap_ms >= 0 && d > (uint64_t)cap_ms) return cap_ms;
+  /* uncapped: a deadline weeks away must not wrap to a short or -1 wait */
+  return d > INT_MAX ? INT_MAX : (int)d;
 }
 
 void zt_timers_run(struct zt_timers *ts, uint64_t now) {

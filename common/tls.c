@@ -11,7 +11,7 @@
 #include "proto.h"
 
 #ifndef OPENSSL_IS_BORINGSSL
-#error "ztvpn must be built against BoringSSL (see docs/building.md)"
+#error "ztvpn must be built against BoringSSL (Debian: android-libboringssl-dev; see README.md)"
 #endif
 
 static const uint16_t verify_prefs[] = {

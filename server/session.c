@@ -194,7 +194,7 @@ static void session_timer(void *arg) {
 /* Classifies a failed TLS handshake: the device certificate, or not TLS. */
 static void handshake_failed(struct session *s, enum zt_io io) {
   char why[300];
-  long vr = SSL_get_verify_result(s->conn.ssl);
+  long vr = zt_conn_verify_error(&s->conn);
   uint32_t e = ERR_peek_last_error();
   if (io == ZT_IO_EOF) {
     session_close(s, ZT_REASON_PROTOCOL, "connection closed during the TLS handshake");

@@ -24,7 +24,8 @@
 #
 # Environment: ZT_BUILD (build directory, default <repo>/build), ZT_KEEP=1
 # keeps $ZT_TMP for inspection, ZT_VERBOSE=1 shows process logs on failure
-# in full rather than their last 40 lines.
+# in full rather than their last 40 lines, ZT_DEBUG=0 starts ztvpn-server
+# and ztvpn-client without -d.
 
 ZT_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)
 ZT_BUILD=${ZT_BUILD:-$ZT_REPO/build}
@@ -423,11 +424,15 @@ has_line() { grep -qE -- "$1" "$2" 2>/dev/null; }
 # at_least N PATTERN FILE
 at_least() { (($(count "$2" "$3") >= $1)); }
 
+# The programs log at debug level in the tests (ZT_DEBUG=0 turns it off).
+ZT_DEBUG_FLAG=(-d)
+[[ ${ZT_DEBUG:-1} == 1 ]] || ZT_DEBUG_FLAG=()
+
 # start_server [NAME [CONF]]: start ztvpn-server in the gateway namespace
 # and wait until it logs "listening on". NAME defaults to "server".
 start_server() {
 	local name=${1:-server} conf=${2:-$ZT_TMP/gw/server.conf}
-	start_bg "$name" "$NS_GW" "$SERVER_BIN" -d -c "$conf"
+	start_bg "$name" "$NS_GW" "$SERVER_BIN" "${ZT_DEBUG_FLAG[@]}" -c "$conf"
 	if ! wait_for 10 has_line "ztvpn-server: info: listening on $SERVER_ENDPOINT" "$(bg_log "$name")"; then
 		log "server $name did not log 'listening on $SERVER_ENDPOINT' within 10 s"
 		return 1
@@ -438,7 +443,7 @@ start_server() {
 # "tunnel up".
 start_client() {
 	local name=$1 ns=$2 conf=$3
-	start_bg "$name" "$ns" "$CLIENT_BIN" -d -c "$conf"
+	start_bg "$name" "$ns" "$CLIENT_BIN" "${ZT_DEBUG_FLAG[@]}" -c "$conf"
 	if ! wait_for 15 has_line "ztvpn-client: info: tunnel up: " "$(bg_log "$name")"; then
 		log "client $name: no 'tunnel up' within 15 s"
 		return 1

@@ -3,6 +3,7 @@
 # with "FILE:LINE: message"; private keys readable by others are refused.
 # No network namespaces: nothing is started.
 set -euo pipefail
+# shellcheck source=SCRIPTDIR/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 zt_init config_errors

@@ -4,6 +4,7 @@
 # Needs only the openssl CLI.
 # shellcheck disable=SC2317 # helpers are called through check
 set -euo pipefail
+# shellcheck source=SCRIPTDIR/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 zt_init pki

@@ -3,6 +3,7 @@
 # with backoff, and within ~15 s of the server's return the tunnel is up
 # again and passes traffic.
 set -euo pipefail
+# shellcheck source=SCRIPTDIR/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 zt_init reconnect

@@ -4,6 +4,7 @@
 # reason code and no admission, and no tunnel address is used up: a good
 # client afterwards still gets 100.64.0.2.
 set -euo pipefail
+# shellcheck source=SCRIPTDIR/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 zt_init rejections

@@ -4,6 +4,7 @@
 # only their own connection, with a logged rejection; the server keeps
 # running and the good session keeps passing traffic.
 set -euo pipefail
+# shellcheck source=SCRIPTDIR/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 zt_init robustness

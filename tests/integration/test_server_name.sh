@@ -3,6 +3,7 @@
 # or does not chain to server_ca: exit 1, a message about the server
 # certificate, and no admission on the server.
 set -euo pipefail
+# shellcheck source=SCRIPTDIR/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 zt_init server_name

@@ -2,6 +2,7 @@
 # One client (laptop1: alice on laptop-042) reaches corp through the tunnel:
 # ping, a 20 MB TCP transfer with matching sha256, an HTTP fetch.
 set -euo pipefail
+# shellcheck source=SCRIPTDIR/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 zt_init tunnel

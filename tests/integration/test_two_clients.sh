@@ -3,6 +3,7 @@
 # (laptop2) get distinct tunnel addresses and both pass traffic, also at
 # the same time.
 set -euo pipefail
+# shellcheck source=SCRIPTDIR/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 zt_init two_clients

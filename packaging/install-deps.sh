@@ -1,0 +1,31 @@
+#!/bin/bash
+# Installs every package ztvpn needs to build, test and run its demo on
+# Debian 12, and nothing when all of them are already there (idempotent and
+# quiet then). Run as root.
+set -euo pipefail
+
+PACKAGES=(
+	# build
+	build-essential cmake pkg-config clang libclang-rt-14-dev
+	android-libboringssl-dev android-boringssl
+	libnl-3-dev libnl-route-3-dev libconfig-dev libcmocka-dev
+	# tests, demo and benchmarks
+	openssl iproute2 nftables iputils-ping iperf3 socat curl python3 procps
+	shellcheck
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+		missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "install-deps: missing packages: ${missing[*]}; run as root" >&2
+	exit 1
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,84 @@
+#!/bin/bash
+# throughput.sh: TCP throughput from a laptop to corp with iperf3, through
+# ztvpn and, in the same run and topology, with plain routing (no tunnel),
+# in both directions. Prints Mbit/s and the tunnel/plain ratio; it does not
+# judge the numbers.
+#
+#   sudo tests/bench/throughput.sh
+#
+# Environment: ZT_BUILD (default <repo>/build), ZT_BENCH_SECONDS (length of
+# each iperf3 run, default 10), ZT_DEBUG=1 (debug logging in the programs,
+# default off here). Needs root, iperf3 and python3.
+set -euo pipefail
+export ZT_DEBUG=${ZT_DEBUG:-0}
+# shellcheck source=SCRIPTDIR/../integration/lib.sh
+. "$(dirname "$0")/../integration/lib.sh"
+
+secs=${ZT_BENCH_SECONDS:-10}
+[[ $secs =~ ^[1-9][0-9]*$ ]] || { echo "ZT_BENCH_SECONDS must be a positive integer" >&2; exit 2; }
+
+zt_init bench
+for tool in iperf3 python3; do
+	command -v "$tool" >/dev/null || bail "$tool is not installed (packaging/install-deps.sh)"
+done
+require_bins server client
+zt_pki
+topo_up 1
+
+start_bg iperf3 "$NS_CORP" iperf3 -s -B "$CORP_ADDR"
+wait_for 5 port_listening "$NS_CORP" 5201 || bail "iperf3 server did not start"
+
+# iperf NAME [-R]: one iperf3 run from the laptop; prints Mbit/s received.
+iperf() {
+	local name=$1
+	shift
+	run_fg "iperf-$name" $((secs + 30)) "$NS_L1" \
+		iperf3 -c "$CORP_ADDR" -t "$secs" -J "$@"
+	if [[ $FG_STATUS != 0 ]]; then
+		{
+			log "iperf3 $name failed (status $FG_STATUS)"
+			diag "$(bg_log "iperf-$name")"
+		} >&2
+		echo "n/a"
+		return 0
+	fi
+	python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+print("%.1f" % (d["end"]["sum_received"]["bits_per_second"] / 1e6))
+' "$(bg_log "iperf-$name")" || echo "n/a"
+}
+
+ratio() {
+	python3 -c '
+import sys
+try:
+    print("%.2f" % (float(sys.argv[1]) / float(sys.argv[2])))
+except (ValueError, ZeroDivisionError):
+    print("n/a")
+' "$1" "$2"
+}
+
+log "plain routing (no tunnel): laptop -> 192.0.2.1 -> corp, $secs s per run"
+ip -n "$NS_L1" route add 198.51.100.0/24 via "$GW_LAN"
+ip -n "$NS_CORP" route add 192.0.2.0/24 via "$GW_CORP"
+plain_up=$(iperf plain-up)
+plain_down=$(iperf plain-down -R)
+ip -n "$NS_L1" route del 198.51.100.0/24 via "$GW_LAN"
+ip -n "$NS_CORP" route del 192.0.2.0/24 via "$GW_CORP"
+
+log "through ztvpn: laptop -> ztvpn0 -> TLS to 192.0.2.1:8443 -> corp"
+write_server_conf "$ZT_TMP/gw/server.conf"
+write_client_conf "$ZT_TMP/laptop1/client.conf" \
+	"$ZT_PKI/devices/laptop-042" "$ZT_PKI/users/alice"
+start_server server || bail "ztvpn-server did not start"
+start_client client "$NS_L1" "$ZT_TMP/laptop1/client.conf" ||
+	bail "the tunnel did not come up"
+route_dev "$NS_L1" 198.51.100.0/24 ztvpn0 || bail "198.51.100.0/24 is not routed via ztvpn0"
+vpn_up=$(iperf vpn-up)
+vpn_down=$(iperf vpn-down -R)
+
+printf '\nTCP throughput, iperf3, %d s per run (Mbit/s)\n' "$secs"
+printf '%-24s %14s %14s %8s\n' direction "plain routing" "through ztvpn" ratio
+printf '%-24s %14s %14s %8s\n' "laptop -> corp" "$plain_up" "$vpn_up" "$(ratio "$vpn_up" "$plain_up")"
+printf '%-24s %14s %14s %8s\n' "corp -> laptop (-R)" "$plain_down" "$vpn_down" "$(ratio "$vpn_down" "$plain_down")"
