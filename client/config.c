@@ -54,8 +54,8 @@ int client_config_load(const char *path, struct client_config *cfg, char *err,
     goto out;
   }
   if (strlen(ifname) >= IFNAMSIZ) {
-    zt_conf_fail(&c, tunnel, "interface name longer than %d characters",
-                 IFNAMSIZ - 1);
+    zt_conf_fail(&c, config_setting_get_member(tunnel, "interface"),
+                 "interface name longer than %d characters", IFNAMSIZ - 1);
     goto out;
   }
   if (strcmp(cfg->device_cert, cfg->user_cert) == 0) {

@@ -17,7 +17,9 @@
 #define CONN_WRITE_CHUNK 16384
 
 void zt_conn_info_callback(const SSL *ssl, int type, int value) {
-  if (!(type & SSL_CB_READ_ALERT)) return;
+  /* SSL_CB_WRITE_ALERT shares the SSL_CB_ALERT bit: our own alerts are no
+   * peer's verdict. */
+  if ((type & SSL_CB_READ_ALERT) != SSL_CB_READ_ALERT) return;
   struct zt_conn *c = SSL_get_app_data(ssl);
   /* close_notify is not a failure and must not mask a real alert. */
   if (c && (value & 0xff) != SSL_AD_CLOSE_NOTIFY) c->peer_alert = value & 0xff;

@@ -70,6 +70,14 @@ static int get_prefix(CBS *v, struct zt_prefix *p) {
   return 1;
 }
 
+/* A route names a network: no bits may be set after its prefix length. */
+static int host_bits_clear(const struct zt_prefix *p) {
+  unsigned max = (unsigned)zt_ip_len(p->family) * 8;
+  for (unsigned bit = p->len; bit < max; bit++)
+    if (p->addr[bit / 8] & (0x80u >> (bit % 8))) return 0;
+  return 1;
+}
+
 static int add_prefix(CBB *cbb, uint8_t type, const struct zt_prefix *p) {
   CBB v;
   size_t alen = zt_ip_len(p->family);
@@ -112,7 +120,8 @@ int zt_admit_parse(CBS body, struct zt_admit *out) {
         break;
       case ZT_ATTR_ROUTE:
         if (out->nroutes == ZT_MAX_ROUTES ||
-            !get_prefix(&v, &out->routes[out->nroutes++]))
+            !get_prefix(&v, &out->routes[out->nroutes]) ||
+            !host_bits_clear(&out->routes[out->nroutes++]))
           return 0;
         break;
       case ZT_ATTR_DNS_SERVER: {

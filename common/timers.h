@@ -27,7 +27,9 @@ void zt_timer_init(struct zt_timer *t, void (*fire)(void *), void *arg);
 int zt_timer_arm(struct zt_timers *ts, struct zt_timer *t, uint64_t when_ms);
 void zt_timer_cancel(struct zt_timers *ts, struct zt_timer *t);
 /* zt_timers_timeout returns milliseconds until the next deadline for
- * epoll_wait, -1 if none, capped at |cap_ms|. */
+ * epoll_wait (0 if overdue), at most |cap_ms|; with nothing armed it returns
+ * |cap_ms|. A negative |cap_ms| means no cap: -1 (wait forever) when nothing
+ * is armed, and at most INT_MAX otherwise. */
 int zt_timers_timeout(const struct zt_timers *ts, uint64_t now, int cap_ms);
 /* zt_timers_run fires every timer due at |now|; a fired timer is disarmed
  * before its callback, which may re-arm it or free it. */

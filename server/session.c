@@ -240,6 +240,10 @@ static int admit(struct session *s) {
   uint8_t body[ZT_MAX_ADMIT];
   size_t len;
   CBB cbb;
+  if (srv->nsessions - srv->nhandshakes >= cfg->max_sessions) {
+    session_close(s, ZT_REASON_NO_ADDRESS, "the concentrator is full (max_sessions)");
+    return 0;
+  }
   if (!zt_pool_alloc(&srv->pool, &s->pool_index)) {
     session_close(s, ZT_REASON_NO_ADDRESS, "no tunnel address left in the pool");
     return 0;

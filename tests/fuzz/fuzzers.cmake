@@ -1,0 +1,54 @@
+# libFuzzer harnesses, one per parser in common/ (configured with
+# -DZTVPN_FUZZ=ON and clang; the top level adds fuzzer-no-link + ASan/UBSan to
+# every object). Each harness also gets a short ctest smoke run, label "fuzz",
+# over its seed corpus in fuzz/corpus/NAME (made by fuzz/mkcorpus.py).
+#
+# A longer run by hand, e.g.:
+#   build-fuzz/tests/fuzz_admit -max_total_time=600 /tmp/admit-corpus \
+#       tests/fuzz/corpus/admit
+# (libFuzzer adds new inputs to the FIRST directory: keep the source tree's
+# seeds read-only by naming a scratch directory first.) fuzz_conf needs
+# LSAN_OPTIONS=suppressions=tests/fuzz/lsan.supp for a leak inside libconfig.
+
+# zt_fuzzer(NAME [RUNS N]) builds fuzz/fuzz_NAME.c; the smoke test runs N
+# inputs (20000 unless given).
+function(zt_fuzzer name)
+  cmake_parse_arguments(ZF "" "RUNS" "" ${ARGN})
+  if(NOT ZF_RUNS)
+    set(ZF_RUNS 20000)
+  endif()
+  add_executable(fuzz_${name} fuzz/fuzz_${name}.c)
+  target_link_libraries(fuzz_${name} PRIVATE ztcommon)
+  target_include_directories(fuzz_${name} PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/fuzz)
+  target_link_options(fuzz_${name} PRIVATE -fsanitize=fuzzer)
+  # New inputs found by the smoke run go to the build tree, never the seeds.
+  set(scratch ${CMAKE_CURRENT_BINARY_DIR}/fuzz-corpus/${name})
+  file(MAKE_DIRECTORY ${scratch})
+  add_test(NAME fuzz.${name}
+           COMMAND fuzz_${name} -runs=${ZF_RUNS} -max_len=70000
+                   -artifact_prefix=${CMAKE_CURRENT_BINARY_DIR}/fuzz-corpus/${name}-
+                   ${scratch} ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/${name})
+  set_tests_properties(fuzz.${name} PROPERTIES LABELS fuzz TIMEOUT 120
+    ENVIRONMENT "LSAN_OPTIONS=suppressions=${CMAKE_CURRENT_SOURCE_DIR}/fuzz/lsan.supp")
+endfunction()
+
+zt_fuzzer(frame)
+zt_fuzzer(user_proof)
+zt_fuzzer(admit)
+zt_fuzzer(reason)
+zt_fuzzer(packet)
+zt_fuzzer(conf RUNS 10000) # a file write and a libconfig parse per input
+
+# Harnesses for the parsers of server/ and client/: the same zt_fuzzer
+# blocks, linked with the program's library as well.
+#   fuzz_server_config, fuzz_client_config: the config readers on any file
+#   fuzz_admission: USER_PROOF bodies against the fixed user CA in fuzz/data
+#     (fuzz/mkadmission.py makes it and the seeds in corpus/admission)
+zt_fuzzer(server_config)
+target_link_libraries(fuzz_server_config PRIVATE ztserver)
+zt_fuzzer(client_config)
+target_link_libraries(fuzz_client_config PRIVATE ztclient)
+zt_fuzzer(admission)
+target_link_libraries(fuzz_admission PRIVATE ztserver)
+target_compile_definitions(fuzz_admission PRIVATE
+  ZT_FUZZ_DATA="${CMAKE_CURRENT_SOURCE_DIR}/fuzz/data")

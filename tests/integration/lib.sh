@@ -28,7 +28,7 @@
 # and ztvpn-client without -d.
 
 ZT_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)
-ZT_BUILD=${ZT_BUILD:-$ZT_REPO/build}
+ZT_BUILD=$(realpath -m "${ZT_BUILD:-$ZT_REPO/build}")
 SERVER_BIN=$ZT_BUILD/server/ztvpn-server
 CLIENT_BIN=$ZT_BUILD/client/ztvpn-client
 TESTPEER_BIN=$ZT_BUILD/tests/tools/ztvpn-testpeer
@@ -115,8 +115,25 @@ must() {
 	fi
 }
 
+# sanitizer_reports: names of process logs with AddressSanitizer,
+# LeakSanitizer or UndefinedBehaviorSanitizer reports.
+sanitizer_reports() {
+	local f
+	for f in "${ZT_TMP:-/nonexistent}"/*.log; do
+		[[ -f $f ]] || continue
+		if grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error: ' "$f"; then
+			printf '%s ' "${f##*/}"
+		fi
+	done
+}
+
 # zt_finish: print the plan and exit 0 only if every check passed.
 zt_finish() {
+	local reports
+	reports=$(sanitizer_reports)
+	if [[ -n $reports ]]; then
+		not_ok "sanitizer reports in: $reports"
+	fi
 	printf '1..%d\n' "$ZT_T_N"
 	if ((ZT_T_FAILED > 0)); then
 		log "$ZT_T_FAILED of $ZT_T_N checks failed in $ZT_NAME; process logs:"

@@ -26,8 +26,16 @@ must "good client (alice on laptop-042) is up" \
 	start_client client1 "$NS_L1" "$ZT_TMP/laptop1/client.conf"
 must "good client pings corp" ping_ok "$NS_L1" "$CORP_ADDR" 3
 
-# Continuous traffic on the good session during everything below.
+# Continuous traffic on the good session during everything below: a ping
+# every 0.2 s, a TCP stream of 100 Mbit/s for 14 s (iperf3), and a 20 MB
+# transfer checked with sha256.
 start_bg ping "$NS_L1" ping -n -i 0.2 -w 120 "$CORP_ADDR"
+start_bg iperf3-server "$NS_CORP" iperf3 -s -1 -B "$CORP_ADDR"
+if wait_for 5 port_listening "$NS_CORP" 5201; then
+	start_bg stream "$NS_L1" iperf3 -c "$CORP_ADDR" -t 14 -b 100M -J
+else
+	log "iperf3 server did not start"
+fi
 xfer_start during "$NS_L1" 5001 20 up || true
 
 # Stalled connection: TCP connect, then nothing. Runs in the background
@@ -67,6 +75,17 @@ fi
 check "stall: server logs event=reject reason=timeout" \
 	wait_for 5 at_least $((timeouts_before + 1)) "$(audit_reject_re timeout)" "$slog"
 
+if [[ -n ${ZT_PID[stream]:-} ]] && bg_wait stream 20; then
+	mbits=$(python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+print(int(d["end"]["sum_received"]["bits_per_second"] / 1e6))
+' "$(bg_log stream)" 2>/dev/null) || mbits=0
+	check "a 100 Mbit/s TCP stream ran through the attacks (iperf3 status $BG_STATUS, ${mbits} Mbit/s)" \
+		test "$BG_STATUS" = 0 -a "$mbits" -ge 50
+else
+	not_ok "the iperf3 stream during the attacks did not finish"
+fi
 check "server still running after all attacks" bg_alive server
 check "good client still running" bg_alive client1
 check "good client was never disconnected" \

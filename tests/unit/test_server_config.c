@@ -1,0 +1,436 @@
+/* server/config.c: server.conf parsed into every field of struct
+ * server_config, relative paths resolved against the file's directory, and
+ * each refusal reported as "FILE:LINE: message" naming the line at fault. */
+#include <arpa/inet.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "config.h"
+#include "conftext.h"
+#include "testutil.h"
+
+/* Every setting server.conf knows, with non-default values. */
+static const char *const base[] = {
+    /*  1 */ "listen = \"192.0.2.1:8443\";",
+    /*  2 */ "udp_listen = \"192.0.2.1:8443\";",
+    /*  3 */ "tls = {",
+    /*  4 */ "  certificate = \"server.crt\";",
+    /*  5 */ "  private_key = \"keys/server.key\";",
+    /*  6 */ "  device_ca = \"device-ca.crt\";",
+    /*  7 */ "  user_ca = \"/etc/ztvpn/user-ca.crt\";",
+    /*  8 */ "  crl = [ \"device-ca.crl\", \"crl/user-ca.crl\" ];",
+    /*  9 */ "};",
+    /* 10 */ "tunnel = {",
+    /* 11 */ "  interface = \"zt-test\";",
+    /* 12 */ "  mtu = 1380;",
+    /* 13 */ "  pool4 = \"100.64.0.0/24\";",
+    /* 14 */ "  pool6 = \"fd00:5a::/64\";",
+    /* 15 */ "  routes = [ \"198.51.100.0/24\", \"fd00:77::/64\" ];",
+    /* 16 */ "  dns = {",
+    /* 17 */ "    servers = [ \"198.51.100.53\", \"fd00:77::53\" ];",
+    /* 18 */ "    domains = [ \"corp.example\", \"eng.corp.example\" ];",
+    /* 19 */ "  };",
+    /* 20 */ "  keepalive = 15;",
+    /* 21 */ "};",
+    /* 22 */ "handshake_timeout = 7;",
+    /* 23 */ "max_sessions = 99;",
+    /* 24 */ "control_socket = \"run/server.sock\";",
+};
+#define NBASE (sizeof(base) / sizeof(base[0]))
+
+/* Only what is required. */
+static const char *const minimal[] = {
+    "listen = \"[2001:db8::1]:443\";",
+    "tls = {",
+    "  certificate = \"s.crt\"; private_key = \"s.key\";",
+    "  device_ca = \"d.crt\"; user_ca = \"u.crt\";",
+    "};",
+    "tunnel = { pool4 = \"10.9.0.0/30\"; };",
+};
+
+struct fixture {
+  struct tu_dir dir;
+  char path[PATH_MAX];
+  struct server_config cfg;
+  char err[ZT_CONF_ERR_LEN];
+};
+
+static int setup(void **state) {
+  static struct fixture f;
+  memset(&f, 0, sizeof(f));
+  tu_dir_make(&f.dir);
+  tu_path(&f.dir, "server.conf", f.path);
+  *state = &f;
+  return 0;
+}
+
+static int teardown(void **state) {
+  struct fixture *f = *state;
+  tu_dir_remove(&f->dir);
+  return 0;
+}
+
+/* Writes the base with |edit| applied and loads it. */
+static int load_edit(struct fixture *f, const struct ct_edit *edit) {
+  ct_write(f->path, base, NBASE, edit);
+  memset(f->err, 0, sizeof(f->err));
+  return server_config_load(f->path, &f->cfg, f->err, sizeof(f->err));
+}
+
+static void assert_dir_path(const struct fixture *f, const char *got,
+                            const char *name) {
+  char want[PATH_MAX];
+  assert_string_equal(got, tu_path(&f->dir, name, want));
+}
+
+static void assert_prefix(const struct zt_prefix *p, const char *want) {
+  char buf[ZT_ADDR_STRLEN];
+  assert_string_equal(zt_prefix_format(p, buf), want);
+}
+
+static void assert_ip(const struct zt_ip *ip, const char *want) {
+  char buf[ZT_ADDR_STRLEN];
+  assert_string_equal(zt_ip_format(ip, buf), want);
+}
+
+static void test_full_config(void **state) {
+  struct fixture *f = *state;
+  if (!load_edit(f, NULL)) fail_msg("%s", f->err);
+  const struct server_config *c = &f->cfg;
+  assert_string_equal(c->listen_host, "192.0.2.1");
+  assert_int_equal(c->listen_port, 8443);
+  assert_int_equal(c->has_udp_listen, 1);
+  assert_dir_path(f, c->cert, "server.crt");
+  assert_dir_path(f, c->key, "keys/server.key");
+  assert_dir_path(f, c->device_ca, "device-ca.crt");
+  assert_string_equal(c->user_ca, "/etc/ztvpn/user-ca.crt"); /* absolute: kept */
+  assert_int_equal(c->ncrl, 2);
+  assert_dir_path(f, c->crl[0], "device-ca.crl");
+  assert_dir_path(f, c->crl[1], "crl/user-ca.crl");
+  assert_string_equal(c->interface, "zt-test");
+  assert_int_equal(c->mtu, 1380);
+  assert_int_equal(c->keepalive, 15);
+  assert_int_equal(c->handshake_timeout, 7);
+  assert_int_equal(c->max_sessions, 99);
+  assert_int_equal(c->pool4.family, AF_INET);
+  assert_prefix(&c->pool4, "100.64.0.0/24");
+  assert_int_equal(c->has_pool6, 1);
+  assert_int_equal(c->pool6.family, AF_INET6);
+  assert_prefix(&c->pool6, "fd00:5a::/64");
+  assert_int_equal(c->nroutes, 2);
+  assert_prefix(&c->routes[0], "198.51.100.0/24");
+  assert_prefix(&c->routes[1], "fd00:77::/64");
+  assert_int_equal(c->ndns, 2);
+  assert_ip(&c->dns[0], "198.51.100.53");
+  assert_ip(&c->dns[1], "fd00:77::53");
+  assert_int_equal(c->ndomains, 2);
+  assert_string_equal(c->domains[0], "corp.example");
+  assert_string_equal(c->domains[1], "eng.corp.example");
+  assert_dir_path(f, c->control_socket, "run/server.sock");
+}
+
+static void test_defaults(void **state) {
+  struct fixture *f = *state;
+  ct_write(f->path, minimal, sizeof(minimal) / sizeof(minimal[0]), NULL);
+  /* Whatever a previous load left must not show through. */
+  memset(&f->cfg, 0x5a, sizeof(f->cfg));
+  if (!server_config_load(f->path, &f->cfg, f->err, sizeof(f->err)))
+    fail_msg("%s", f->err);
+  const struct server_config *c = &f->cfg;
+  assert_string_equal(c->listen_host, "2001:db8::1");
+  assert_int_equal(c->listen_port, 443);
+  assert_int_equal(c->has_udp_listen, 0);
+  assert_dir_path(f, c->cert, "s.crt");
+  assert_dir_path(f, c->key, "s.key");
+  assert_int_equal(c->ncrl, 0);
+  assert_string_equal(c->interface, "ztvpn0");
+  assert_int_equal(c->mtu, 1400);
+  assert_int_equal(c->keepalive, ZT_DEFAULT_KEEPALIVE);
+  assert_int_equal(c->handshake_timeout, ZT_HANDSHAKE_TIMEOUT);
+  assert_int_equal(c->max_sessions, 1024);
+  assert_prefix(&c->pool4, "10.9.0.0/30"); /* the smallest pool: one client */
+  assert_int_equal(c->has_pool6, 0);
+  assert_int_equal(c->nroutes, 0);
+  assert_int_equal(c->ndns, 0);
+  assert_int_equal(c->ndomains, 0);
+  assert_string_equal(c->control_socket, "");
+}
+
+/* A file named without a directory: paths stay relative to the working
+ * directory, which is then the file's directory; a relative file name puts
+ * its directory in front. Messages name the file as it was given. */
+static void test_relative_config_path(void **state) {
+  struct fixture *f = *state;
+  char cwd[PATH_MAX], sub[PATH_MAX];
+  assert_non_null(getcwd(cwd, sizeof(cwd)));
+  ct_write(f->path, base, NBASE, NULL);
+
+  assert_int_equal(chdir(f->dir.path), 0);
+  int ok = server_config_load("server.conf", &f->cfg, f->err, sizeof(f->err));
+  char cert[sizeof(f->cfg.cert)], crl1[sizeof(f->cfg.crl[1])];
+  memcpy(cert, f->cfg.cert, sizeof(cert));
+  memcpy(crl1, f->cfg.crl[1], sizeof(crl1));
+  const struct ct_edit bad = {23, 23, "max_sessions = \"many\";"};
+  ct_write("server.conf", base, NBASE, &bad);
+  int bad_ok = server_config_load("server.conf", &f->cfg, f->err, sizeof(f->err));
+  char bad_err[ZT_CONF_ERR_LEN];
+  memcpy(bad_err, f->err, sizeof(bad_err));
+
+  /* and from the parent: "zttest.XXXXXX/server.conf" */
+  const char *leaf = strrchr(f->dir.path, '/') + 1;
+  assert_int_equal(chdir(f->dir.path), 0);
+  assert_int_equal(chdir(".."), 0);
+  ct_write(tu_path(&f->dir, "server.conf", sub), base, NBASE, NULL);
+  snprintf(sub, sizeof(sub), "%s/server.conf", leaf);
+  int sub_ok = server_config_load(sub, &f->cfg, f->err, sizeof(f->err));
+  assert_int_equal(chdir(cwd), 0);
+
+  assert_int_equal(ok, 1);
+  assert_string_equal(cert, "server.crt");
+  assert_string_equal(crl1, "crl/user-ca.crl");
+  assert_int_equal(bad_ok, 0);
+  ct_assert_err(bad_err, "server.conf", 23, "'max_sessions' must be an integer");
+  if (!sub_ok) fail_msg("%s", f->err);
+  snprintf(sub, sizeof(sub), "%s/server.crt", leaf);
+  assert_string_equal(f->cfg.cert, sub);
+  snprintf(sub, sizeof(sub), "%s/keys/server.key", leaf);
+  assert_string_equal(f->cfg.key, sub);
+  assert_string_equal(f->cfg.user_ca, "/etc/ztvpn/user-ca.crt");
+}
+
+struct err_case {
+  const char *name;
+  struct ct_edit edit;
+  unsigned line; /* the line the message must name */
+  const char *msg;
+};
+
+static const struct err_case err_cases[] = {
+    /* syntax and unknown settings */
+    {"syntax", {12, 12, "  mtu = = 1380;"}, 12, "syntax error"},
+    /* libconfig names the line after the last one: the end of the file */
+    {"unterminated group", {21, 21, NULL}, 24, "syntax error"},
+    {"unknown top", {23, 23, "max_session = 99;"}, 23, "unknown setting 'max_session'"},
+    {"unknown tls", {5, 5, "  privatekey = \"k\";"}, 5, "unknown setting 'privatekey'"},
+    {"unknown tunnel", {20, 20, "  keep_alive = 15;"}, 20, "unknown setting 'keep_alive'"},
+    {"unknown dns", {18, 18, "    domain = [ \"corp.example\" ];"}, 18,
+     "unknown setting 'domain'"},
+    {"unknown top group", {25, 24, "logging = { level = 1; };"}, 25,
+     "unknown setting 'logging'"},
+    /* missing required settings */
+    {"missing listen", {1, 1, NULL}, 0, "missing setting 'listen'"},
+    {"missing tls", {3, 9, NULL}, 0, "missing group 'tls'"},
+    {"missing tunnel", {10, 21, NULL}, 0, "missing group 'tunnel'"},
+    {"missing certificate", {4, 4, NULL}, 3, "missing setting 'certificate'"},
+    {"missing private_key", {5, 5, NULL}, 3, "missing setting 'private_key'"},
+    {"missing device_ca", {6, 6, NULL}, 3, "missing setting 'device_ca'"},
+    {"missing user_ca", {7, 7, NULL}, 3, "missing setting 'user_ca'"},
+    {"missing pool4", {13, 13, NULL}, 10, "missing setting 'pool4'"},
+    /* wrong types and ranges */
+    {"listen int", {1, 1, "listen = 8443;"}, 1, "'listen' must be a string"},
+    {"listen empty", {1, 1, "listen = \"\";"}, 1, "'listen' is empty"},
+    {"tls not group", {3, 9, "tls = [ \"server.crt\" ];"}, 3, "'tls' must be a group"},
+    {"tunnel not group", {10, 21, "tunnel = \"ztvpn0\";"}, 10,
+     "'tunnel' must be a group"},
+    {"dns not group", {16, 19, "  dns = \"198.51.100.53\";"}, 16, "'dns' must be a group"},
+    {"certificate int", {4, 4, "  certificate = 1;"}, 4, "'certificate' must be a string"},
+    {"mtu string", {12, 12, "  mtu = \"1380\";"}, 12, "'mtu' must be an integer"},
+    {"mtu float", {12, 12, "  mtu = 1380.0;"}, 12, "'mtu' must be an integer"},
+    {"mtu low", {12, 12, "  mtu = 575;"}, 12, "'mtu' must be between 576 and 9000"},
+    {"mtu high", {12, 12, "  mtu = 9001;"}, 12, "'mtu' must be between 576 and 9000"},
+    {"keepalive 0", {20, 20, "  keepalive = 0;"}, 20, "'keepalive' must be between 1"},
+    {"timeout", {22, 22, "handshake_timeout = 301;"}, 22,
+     "'handshake_timeout' must be between 1 and 300"},
+    {"sessions", {23, 23, "max_sessions = 0;"}, 23, "'max_sessions' must be between"},
+    {"crl string", {8, 8, "  crl = \"device-ca.crl\";"}, 8,
+     "'crl' must be a list of strings"},
+    {"crl entry", {8, 8, "  crl = ( \"a.crl\", 2 );"}, 8, "'crl' entry 2 must be a string"},
+    {"crl too many",
+     {8, 8, "  crl = [ \"1\",\"2\",\"3\",\"4\",\"5\",\"6\",\"7\",\"8\",\"9\",\"10\","
+            "\"11\",\"12\",\"13\",\"14\",\"15\",\"16\",\"17\" ];"},
+     8, "'crl' has 17 entries; at most 16"},
+    {"routes string", {15, 15, "  routes = \"198.51.100.0/24\";"}, 15,
+     "'routes' must be a list of strings"},
+    {"routes int", {15, 15, "  routes = ( \"198.51.100.0/24\", 7 );"}, 15,
+     "'routes' entry 2 must be a string"},
+    /* pools */
+    {"pool4 v6", {13, 13, "  pool4 = \"fd00:1::/64\";"}, 13,
+     "pool4 must be an IPv4 prefix with room for clients"},
+    {"pool4 /31", {13, 13, "  pool4 = \"100.64.0.0/31\";"}, 13,
+     "pool4 must be an IPv4 prefix with room for clients"},
+    {"pool4 /32", {13, 13, "  pool4 = \"100.64.0.7\";"}, 13,
+     "pool4 must be an IPv4 prefix with room for clients"},
+    {"pool4 host bits", {13, 13, "  pool4 = \"100.64.0.1/24\";"}, 13,
+     "pool4 '100.64.0.1/24': "},
+    {"pool4 junk", {13, 13, "  pool4 = \"corp\";"}, 13, "pool4 'corp': "},
+    {"pool4 int", {13, 13, "  pool4 = 24;"}, 13, "'pool4' must be a string"},
+    {"pool6 v4", {14, 14, "  pool6 = \"10.0.0.0/8\";"}, 14,
+     "pool6 must be an IPv6 prefix with room for clients"},
+    {"pool6 /127", {14, 14, "  pool6 = \"fd00:5a::/127\";"}, 14,
+     "pool6 must be an IPv6 prefix"},
+    {"pool6 smaller", {13, 14, "  pool4 = \"100.64.0.0/16\";\n  pool6 = \"fd00:5a::/120\";"},
+     14, "pool6 must hold at least as many addresses as pool4"},
+    {"pool6 low mtu", {12, 12, "  mtu = 1279;"}, 12,
+     "IPv6 (pool6) needs an mtu of at least 1280"},
+    /* routes, dns */
+    {"route host bits", {15, 15, "  routes = [ \"198.51.100.1/24\" ];"}, 15,
+     "route '198.51.100.1/24': "},
+    {"route host bits v6", {15, 15, "  routes = [ \"198.51.100.0/24\", \"fd00:77::1/64\" ];"},
+     15, "route 'fd00:77::1/64': "},
+    {"route on its line",
+     {15, 15, "  routes = [\n    \"198.51.100.0/24\",\n    \"10.1.2.3/8\", \"10.0.0.0/8\" ];"},
+     17, "route '10.1.2.3/8': "},
+    {"route length", {15, 15, "  routes = [ \"10.0.0.0/33\" ];"}, 15, "route '10.0.0.0/33': "},
+    {"dns name", {17, 17, "    servers = [ \"198.51.100.53\", \"ns.corp.example\" ];"}, 17,
+     "dns server 'ns.corp.example' is not an IP address"},
+    {"dns prefix", {17, 17, "    servers = [ \"198.51.100.0/24\" ];"}, 17,
+     "dns server '198.51.100.0/24' is not an IP address"},
+    {"dns too many",
+     {17, 17, "    servers = [ \"1.1.1.1\",\"1.1.1.2\",\"1.1.1.3\",\"1.1.1.4\",\"1.1.1.5\","
+              "\"1.1.1.6\",\"1.1.1.7\",\"1.1.1.8\",\"1.1.1.9\" ];"},
+     17, "'servers' has 9 entries; at most 8"},
+    {"domain space", {18, 18, "    domains = [ \"corp example\" ];"}, 18,
+     "dns domain 'corp example' is not a valid domain name"},
+    {"domain underscore", {18, 18, "    domains = [ \"a.b\", \"x_y.example\" ];"}, 18,
+     "dns domain 'x_y.example' is not a valid domain name"},
+    {"domain long",
+     {18, 18, "    domains = [ \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+              "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+              "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+              "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.example\" ];"},
+     18, "is not a valid domain name"},
+    /* the rest */
+    {"same CA", {7, 7, "  user_ca = \"device-ca.crt\";"}, 7,
+     "device_ca and user_ca must be different CAs"},
+    {"listen no port", {1, 1, "listen = \"192.0.2.1\";"}, 1, "listen must be ADDRESS:PORT"},
+    {"listen port 0", {1, 1, "listen = \"192.0.2.1:0\";"}, 1, "listen must be ADDRESS:PORT"},
+    {"listen big port", {1, 1, "listen = \"192.0.2.1:65536\";"}, 1,
+     "listen must be ADDRESS:PORT"},
+    {"listen bare v6", {1, 1, "listen = \"2001:db8::1:443\";"}, 1,
+     "listen must be ADDRESS:PORT"},
+    {"interface long", {11, 11, "  interface = \"zt-0123456789abc\";"}, 11,
+     "interface name longer than 15 characters"},
+    {"policy", {25, 24, "policy = \"policy.conf\";"}, 25,
+     "policy files are not supported"},
+};
+
+static void test_errors(void **state) {
+  struct fixture *f = *state;
+  int failed = 0;
+  for (size_t i = 0; i < sizeof(err_cases) / sizeof(err_cases[0]); i++) {
+    const struct err_case *c = &err_cases[i];
+    char prefix[PATH_MAX + 32];
+    if (load_edit(f, &c->edit)) {
+      print_error("case '%s': accepted\n", c->name);
+      failed++;
+      continue;
+    }
+    snprintf(prefix, sizeof(prefix), "%s:%u: ", f->path, c->line);
+    if (strncmp(f->err, prefix, strlen(prefix)) != 0 ||
+        !strstr(f->err + strlen(prefix), c->msg)) {
+      print_error("case '%s': got \"%s\", want \"%s...%s\"\n", c->name, f->err,
+                  prefix, c->msg);
+      failed++;
+    }
+  }
+  if (failed) fail_msg("%d of the cases failed", failed);
+}
+
+/* Edits that must still load, next to the refusals above. */
+static void test_edges_accepted(void **state) {
+  struct fixture *f = *state;
+  static const struct ct_edit ok[] = {
+      {11, 11, "  interface = \"zt-0123456789ab\";"},      /* 15 characters */
+      {12, 12, "  mtu = 1280;"},                           /* IPv6 minimum */
+      {12, 14, "  mtu = 576;\n  pool4 = \"100.64.0.0/24\";"}, /* no pool6: 576 */
+      {13, 14, "  pool4 = \"100.64.0.0/24\";\n  pool6 = \"fd00:5a::/120\";"}, /* equal */
+      {2, 2, NULL},                                         /* no udp_listen */
+      {8, 8, "  crl = [ ];"},                                /* empty CRL list */
+      {15, 15, "  routes = ( \"0.0.0.0/0\", \"::/0\" );"},   /* full tunnel, list */
+      {16, 19, NULL},                                       /* no dns */
+  };
+  for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+    if (!load_edit(f, &ok[i])) fail_msg("edit %zu refused: %s", i, f->err);
+  /* the last one: no DNS at all */
+  assert_int_equal(f->cfg.ndns, 0);
+  assert_int_equal(f->cfg.ndomains, 0);
+  const struct ct_edit crl_empty = {8, 8, "  crl = [ ];"};
+  assert_int_equal(load_edit(f, &crl_empty), 1);
+  assert_int_equal(f->cfg.ncrl, 0);
+  const struct ct_edit full = {15, 15, "  routes = ( \"0.0.0.0/0\", \"::/0\" );"};
+  assert_int_equal(load_edit(f, &full), 1);
+  assert_int_equal(f->cfg.nroutes, 2);
+  assert_prefix(&f->cfg.routes[0], "0.0.0.0/0");
+  assert_prefix(&f->cfg.routes[1], "::/0");
+}
+
+static void test_missing_file(void **state) {
+  struct fixture *f = *state;
+  char path[PATH_MAX];
+  tu_path(&f->dir, "nonexistent.conf", path);
+  assert_int_equal(server_config_load(path, &f->cfg, f->err, sizeof(f->err)), 0);
+  ct_assert_err(f->err, path, 0, "cannot read the file");
+}
+
+/* An error inside an @include'd file names that file and its line; the
+ * include is found next to the including file, not in the working
+ * directory. */
+static void test_include(void **state) {
+  struct fixture *f = *state;
+  char inc[PATH_MAX];
+  tu_write_str(&f->dir, "tls.conf",
+               "tls = {\n"
+               "  certificate = \"server.crt\"; private_key = \"server.key\";\n"
+               "  device_ca = \"device-ca.crt\"; user_ca = \"user-ca.crt\";\n"
+               "};\n",
+               inc);
+  const struct ct_edit use = {3, 9, "@include \"tls.conf\""};
+  if (!load_edit(f, &use)) fail_msg("%s", f->err);
+  assert_dir_path(f, f->cfg.user_ca, "user-ca.crt");
+
+  tu_write_str(&f->dir, "tls.conf",
+               "tls = {\n"
+               "  certificate = \"server.crt\"; private_key = \"server.key\";\n"
+               "  device_ca = \"device-ca.crt\"; user_ca = \"user-ca.crt\";\n"
+               "  ciphers = \"all\";\n"
+               "};\n",
+               inc);
+  assert_int_equal(load_edit(f, &use), 0);
+  /* libconfig 1.5 reports the name as the @include spells it; the resolved
+   * path would be better for an editor started elsewhere. Accept either. */
+  if (strncmp(f->err, "tls.conf:", 9) == 0)
+    ct_assert_err(f->err, "tls.conf", 4, "unknown setting 'ciphers'");
+  else
+    ct_assert_err(f->err, inc, 4, "unknown setting 'ciphers'");
+}
+
+/* A short error buffer gets a truncated, terminated message. */
+static void test_short_err_buffer(void **state) {
+  struct fixture *f = *state;
+  const struct ct_edit e = {23, 23, "max_session = 99;"};
+  ct_write(f->path, base, NBASE, &e);
+  char small[12];
+  memset(small, 'x', sizeof(small));
+  assert_int_equal(server_config_load(f->path, &f->cfg, small, sizeof(small)), 0);
+  assert_int_equal(strlen(small), sizeof(small) - 1);
+  assert_memory_equal(small, f->path, sizeof(small) - 1);
+}
+
+int main(void) {
+#define T(t) cmocka_unit_test_setup_teardown(t, setup, teardown)
+  const struct CMUnitTest tests[] = {
+      T(test_full_config),    T(test_defaults),       T(test_relative_config_path),
+      T(test_errors),         T(test_edges_accepted), T(test_missing_file),
+      T(test_include),        T(test_short_err_buffer),
+  };
+#undef T
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
