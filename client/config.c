@@ -12,11 +12,15 @@ static const char *const cred_keys[] = {"certificate", "private_key", NULL};
 static const char *const tunnel_keys[] = {"interface", NULL};
 
 static int read_creds(struct zt_conf *c, config_setting_t *root, const char *name,
-                      char *cert, char *key) {
+                      char *cert, char *key, struct zt_conf_files *files) {
   config_setting_t *g;
-  return zt_conf_group(c, root, name, 1, &g) && zt_conf_check_keys(c, g, cred_keys) &&
-         zt_conf_path(c, g, "certificate", 1, cert) &&
-         zt_conf_path(c, g, "private_key", 1, key);
+  if (!zt_conf_group(c, root, name, 1, &g) || !zt_conf_check_keys(c, g, cred_keys) ||
+      !zt_conf_path(c, g, "certificate", 1, cert) ||
+      !zt_conf_path(c, g, "private_key", 1, key))
+    return 0;
+  zt_conf_note_file(c, g, "certificate", cert, 0, files);
+  zt_conf_note_file(c, g, "private_key", key, 1, files);
+  return 1;
 }
 
 int client_config_load(const char *path, struct client_config *cfg, char *err,
@@ -33,8 +37,8 @@ int client_config_load(const char *path, struct client_config *cfg, char *err,
       !zt_conf_string(&c, root, "server", 1, &server) ||
       !zt_conf_string(&c, root, "server_name", 1, &name) ||
       !zt_conf_path(&c, root, "server_ca", 1, cfg->server_ca) ||
-      !read_creds(&c, root, "device", cfg->device_cert, cfg->device_key) ||
-      !read_creds(&c, root, "user", cfg->user_cert, cfg->user_key) ||
+      !read_creds(&c, root, "device", cfg->device_cert, cfg->device_key, &cfg->files) ||
+      !read_creds(&c, root, "user", cfg->user_cert, cfg->user_key, &cfg->files) ||
       !zt_conf_group(&c, root, "tunnel", 0, &tunnel) ||
       (tunnel && (!zt_conf_check_keys(&c, tunnel, tunnel_keys) ||
                   !zt_conf_string(&c, tunnel, "interface", 0, &ifname))) ||
@@ -63,6 +67,7 @@ int client_config_load(const char *path, struct client_config *cfg, char *err,
                  "the user certificate must not be the device certificate");
     goto out;
   }
+  zt_conf_note_file(&c, root, "server_ca", cfg->server_ca, 0, &cfg->files);
   snprintf(cfg->server_name, sizeof(cfg->server_name), "%s", name);
   snprintf(cfg->interface, sizeof(cfg->interface), "%s", ifname);
   cfg->connect_timeout = (unsigned)timeout;

@@ -19,6 +19,7 @@ struct client_config {
   char control_socket[ZT_PATH_LEN];
   unsigned connect_timeout; /* seconds, TCP connect through admission */
   unsigned max_backoff;     /* seconds between reconnection attempts, at most */
+  struct zt_conf_files files; /* every file named, for zt_conf_check_files */
 };
 
 /* client_config_load reads and validates |path|. On failure |err| holds

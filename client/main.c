@@ -40,6 +40,11 @@ int main(int argc, char **argv) {
     return 2;
   }
   struct client_creds creds;
+  /* Files first: their errors then point at the setting that names them. */
+  if (!zt_conf_check_files(&cfg.files, err, sizeof(err))) {
+    fprintf(stderr, "%s\n", err);
+    return 2;
+  }
   if (!client_creds_load(&cfg, &creds, err, sizeof(err))) {
     fprintf(stderr, "%s: %s\n", conf, err);
     return 2;

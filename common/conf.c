@@ -2,7 +2,13 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "keyfile.h"
 
 int zt_conf_resolve(const char *dir, const char *path, char *out) {
   int n;
@@ -147,5 +153,45 @@ int zt_conf_string_list(struct zt_conf *c, const config_setting_t *g,
       return zt_conf_fail(c, e, "'%s' entry %d must be a string", name, i + 1);
   }
   *out = s;
+  return 1;
+}
+
+void zt_conf_note_file(struct zt_conf *c, const config_setting_t *g,
+                       const char *name, const char *path, int is_private_key,
+                       struct zt_conf_files *files) {
+  if (files->n == ZT_CONF_MAX_FILES) return;
+  const config_setting_t *s = config_setting_get_member(g, name);
+  const char *f = s ? config_setting_source_file(s) : NULL;
+  struct zt_conf_file *e = &files->f[files->n++];
+  e->path = path;
+  e->is_private_key = is_private_key;
+  snprintf(e->where, sizeof(e->where), "%s:%u", f ? f : c->file,
+           s ? config_setting_source_line(s) : 0);
+}
+
+int zt_conf_check_files(const struct zt_conf_files *files, char *err,
+                        size_t errlen) {
+  for (size_t i = 0; i < files->n; i++) {
+    const struct zt_conf_file *e = &files->f[i];
+    struct stat st;
+    char why[ZT_PATH_LEN + 128];
+    /* Keys are not followed through symlinks: the mode checked must be the
+     * key's own. */
+    int fd = open(e->path, O_RDONLY | O_CLOEXEC | (e->is_private_key ? O_NOFOLLOW : 0));
+    if (fd < 0) {
+      snprintf(err, errlen, "%s: cannot open %s: %s", e->where, e->path, strerror(errno));
+      return 0;
+    }
+    int ok = fstat(fd, &st) == 0;
+    close(fd);
+    if (ok && e->is_private_key && !zt_key_mode_ok(&st, e->path, why, sizeof(why))) {
+      snprintf(err, errlen, "%s: %s", e->where, why);
+      return 0;
+    }
+    if (!ok || !S_ISREG(st.st_mode)) {
+      snprintf(err, errlen, "%s: %s is not a regular file", e->where, e->path);
+      return 0;
+    }
+  }
   return 1;
 }

@@ -51,6 +51,30 @@ int zt_conf_group(struct zt_conf *c, const config_setting_t *g,
 int zt_conf_string_list(struct zt_conf *c, const config_setting_t *g,
                         const char *name, size_t max, config_setting_t **out);
 
+/* A file named by a configuration, with where it was named, so that a file
+ * that cannot be used is reported as FILE:LINE like any other error. */
+#define ZT_CONF_MAX_FILES 24
+struct zt_conf_file {
+  const char *path;       /* points into the caller's configuration struct */
+  int is_private_key;
+  char where[ZT_PATH_LEN + 16]; /* "FILE:LINE" of the setting */
+};
+struct zt_conf_files {
+  size_t n;
+  struct zt_conf_file f[ZT_CONF_MAX_FILES];
+};
+
+/* zt_conf_note_file records that setting |name| of |g| named |path|. */
+void zt_conf_note_file(struct zt_conf *c, const config_setting_t *g,
+                       const char *name, const char *path, int is_private_key,
+                       struct zt_conf_files *files);
+
+/* zt_conf_check_files checks that every noted file is a readable regular
+ * file and that private keys are not accessible to group or others. Returns
+ * 1, or 0 with "FILE:LINE: message" in |err|. */
+int zt_conf_check_files(const struct zt_conf_files *files, char *err,
+                        size_t errlen);
+
 /* zt_conf_resolve joins |path| to |dir| unless it is absolute. Returns 1, or
  * 0 when the result does not fit. */
 int zt_conf_resolve(const char *dir, const char *path, char *out);

@@ -10,6 +10,22 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 
+int zt_key_mode_ok(const struct stat *st, const char *path, char *err,
+                   size_t errlen) {
+  if (!S_ISREG(st->st_mode)) {
+    snprintf(err, errlen, "private key %s is not a regular file", path);
+    return 0;
+  }
+  if (st->st_mode & (S_IRWXG | S_IRWXO)) {
+    snprintf(err, errlen,
+             "private key %s is readable by group or others (mode %04o): "
+             "refusing it; run chmod 600 %s",
+             path, (unsigned)(st->st_mode & 07777), path);
+    return 0;
+  }
+  return 1;
+}
+
 EVP_PKEY *zt_load_private_key(const char *path, char *err, size_t errlen) {
   int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0) {
@@ -18,16 +34,7 @@ EVP_PKEY *zt_load_private_key(const char *path, char *err, size_t errlen) {
   }
   struct stat st;
   /* fstat on the open file: no window between the check and the read. */
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    snprintf(err, errlen, "private key %s is not a regular file", path);
-    close(fd);
-    return NULL;
-  }
-  if (st.st_mode & (S_IRWXG | S_IRWXO)) {
-    snprintf(err, errlen,
-             "private key %s is readable by group or others (mode %04o): "
-             "refusing it; run chmod 600 %s",
-             path, (unsigned)(st.st_mode & 07777), path);
+  if (fstat(fd, &st) != 0 || !zt_key_mode_ok(&st, path, err, errlen)) {
     close(fd);
     return NULL;
   }

@@ -7,6 +7,14 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
+struct stat;
+
+/* zt_key_mode_ok checks that the private key file described by |st| is a
+ * regular file that neither group nor others may access. Returns 1, or 0
+ * with a reason naming |path| in |err|. */
+int zt_key_mode_ok(const struct stat *st, const char *path, char *err,
+                   size_t errlen);
+
 /* zt_load_private_key reads a PEM private key. It refuses a file that group
  * or others may read (a key that leaked is a key to revoke). Returns the key,
  * or NULL with a one-line reason in |err|. */

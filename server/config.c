@@ -46,7 +46,12 @@ static int read_tls(struct zt_conf *c, config_setting_t *tls,
     config_setting_t *e = config_setting_get_elem(crl, (unsigned)i);
     if (!zt_conf_resolve(c->dir, config_setting_get_string(e), cfg->crl[cfg->ncrl++]))
       return zt_conf_fail(c, e, "crl path too long");
+    zt_conf_note_file(c, tls, "crl", cfg->crl[cfg->ncrl - 1], 0, &cfg->files);
   }
+  zt_conf_note_file(c, tls, "certificate", cfg->cert, 0, &cfg->files);
+  zt_conf_note_file(c, tls, "private_key", cfg->key, 1, &cfg->files);
+  zt_conf_note_file(c, tls, "device_ca", cfg->device_ca, 0, &cfg->files);
+  zt_conf_note_file(c, tls, "user_ca", cfg->user_ca, 0, &cfg->files);
   return 1;
 }
 

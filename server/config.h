@@ -36,6 +36,7 @@ struct server_config {
   size_t ndomains;
   char domains[ZT_MAX_DNS_DOMAINS][ZT_MAX_DOMAIN_LEN + 1];
   char control_socket[ZT_PATH_LEN];
+  struct zt_conf_files files; /* every file named, for zt_conf_check_files */
 };
 
 /* server_config_load reads and validates |path| into |cfg|. On failure
