@@ -6,6 +6,7 @@
 #include <openssl/bn.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
+#include <openssl/x509v3.h>
 
 #include "keyfile.h"
 
@@ -145,4 +146,33 @@ void zt_verify_error_text(int x509_err, const char *kind, char *out, size_t len)
       snprintf(out, len, "%s certificate: %s", kind,
                X509_verify_cert_error_string(x509_err));
   }
+}
+
+int zt_leaf_check(X509 *leaf, char *err, size_t errlen) {
+  if (X509_check_ca(leaf) != 0) {
+    snprintf(err, errlen, "certificate is a CA certificate");
+    return 0;
+  }
+  if (!(X509_get_extension_flags(leaf) & EXFLAG_XKUSAGE) ||
+      !(X509_get_extended_key_usage(leaf) & XKU_SSL_CLIENT)) {
+    snprintf(err, errlen, "certificate lacks the clientAuth extended key usage");
+    return 0;
+  }
+  return 1;
+}
+
+int zt_ca_files_distinct(const char *a, const char *b, char *err, size_t errlen) {
+  STACK_OF(X509) *ca = zt_load_cert_chain(a, err, errlen);
+  STACK_OF(X509) *cb = ca ? zt_load_cert_chain(b, err, errlen) : NULL;
+  int ok = ca && cb;
+  for (size_t i = 0; ok && i < sk_X509_num(ca); i++)
+    for (size_t j = 0; ok && j < sk_X509_num(cb); j++)
+      if (X509_cmp(sk_X509_value(ca, i), sk_X509_value(cb, j)) == 0) {
+        snprintf(err, errlen, "%s and %s hold the same CA certificate: device and "
+                 "user CAs must be separate", a, b);
+        ok = 0;
+      }
+  sk_X509_pop_free(ca, X509_free);
+  sk_X509_pop_free(cb, X509_free);
+  return ok;
 }

@@ -42,6 +42,17 @@ X509_STORE *zt_trust_load(const char *ca_file, const char *const *crl_files,
 int zt_verify_chain(X509_STORE *store, X509 *leaf, STACK_OF(X509) *untrusted,
                     int *x509_err);
 
+/* zt_leaf_check refuses a certificate that cannot stand for a device or a
+ * user even though its chain verifies: a CA certificate (a trusted CA as its
+ * own leaf skips BoringSSL's purpose checks), or one without the
+ * clientAuth extended key usage. Returns 1, or 0 with a reason in |err|. */
+int zt_leaf_check(X509 *leaf, char *err, size_t errlen);
+
+/* zt_ca_files_distinct fails when the two CA files share a certificate: the
+ * device and user trust anchors must be separate, whatever the paths say.
+ * Returns 1, or 0 with a reason in |err|. */
+int zt_ca_files_distinct(const char *a, const char *b, char *err, size_t errlen);
+
 /* zt_verify_error_text describes an X509_V_ERR code the way an administrator
  * reads it; |kind| ("device" or "user") names the certificate. */
 void zt_verify_error_text(int x509_err, const char *kind, char *out, size_t len);

@@ -23,7 +23,7 @@ static void vlog(enum log_level lvl, const char *fmt, va_list ap)
 static void vlog(enum log_level lvl, const char *fmt, va_list ap) {
   static const char *const names[] = {"error", "warning", "info", "debug"};
   if (lvl > log_max) return;
-  char line[1024];
+  char line[4096]; /* room for an audit record with every field quoted */
   vsnprintf(line, sizeof(line), fmt, ap);
   fprintf(stderr, "%s: %s: %s\n", log_prog, names[lvl], line);
 }

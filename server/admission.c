@@ -54,6 +54,10 @@ uint16_t admission_check_proof(X509_STORE *user_store,
     zt_verify_error_text(x509_err, "user", why, whylen);
     goto out;
   }
+  if (!zt_leaf_check(leaf, err, sizeof(err))) {
+    snprintf(why, whylen, "user %s", err);
+    goto out;
+  }
   if (!zt_identity_from_cert(leaf, user, err, sizeof(err))) {
     snprintf(why, whylen, "user certificate: %s", err);
     goto out;

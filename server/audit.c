@@ -29,11 +29,13 @@ void audit_admit(const struct session *s) {
 }
 
 void audit_reject(const struct session *s, uint16_t code, const char *detail) {
-  char q[1100], d[160];
-  log_info("audit event=reject session=%llu reason=%s endpoint=%s device=\"%s\" "
-           "detail=\"%s\"",
+  char q[1100], u[160], d[160];
+  /* user and device are empty when the refusal came before they were known. */
+  log_info("audit event=reject session=%llu reason=%s endpoint=%s user=\"%s\" "
+           "device=\"%s\" detail=\"%s\"",
            (unsigned long long)s->id, zt_reason_name(code), s->peer,
-           quote(s->device.name, d, sizeof(d)), quote(detail, q, sizeof(q)));
+           quote(s->user.name, u, sizeof(u)), quote(s->device.name, d, sizeof(d)),
+           quote(detail, q, sizeof(q)));
 }
 
 void audit_end(const struct session *s, uint16_t code, const char *detail) {

@@ -23,6 +23,12 @@ int server_creds_load(const struct server_config *cfg, struct server_creds *out,
     snprintf(err, errlen, "user CA: %s", why);
     return 0;
   }
+  if (!zt_ca_files_distinct(cfg->device_ca, cfg->user_ca, why, sizeof(why))) {
+    X509_STORE_free(devices);
+    snprintf(err, errlen, "%s", why);
+    server_creds_free(out);
+    return 0;
+  }
   /* The context takes the device store, even when it fails. */
   out->tls = zt_tls_server_ctx(cfg->cert, cfg->key, devices, why, sizeof(why));
   if (!out->tls) {

@@ -125,7 +125,7 @@ int server_init(struct server *srv, const struct server_config *cfg,
   if (cfg->has_udp_listen)
     log_warn("udp_listen: the UDP data channel is not available in this version; "
              "data uses the TLS stream");
-  log_info("listening on %s:%u, tunnel %s, pool %s (%u addresses)",
+  log_info("listening on %s:%u, tunnel %s, pool %s (client addresses: %u)",
            cfg->listen_host, cfg->listen_port, srv->tun.name,
            zt_prefix_format(&cfg->pool4, (char[ZT_ADDR_STRLEN]){0}),
            zt_pool_capacity(&srv->pool));

@@ -215,7 +215,9 @@ static void handshake_failed(struct session *s, enum zt_io io) {
 static int handshake_done(struct session *s) {
   char why[300], err[256];
   X509 *cert = SSL_get_peer_certificate(s->conn.ssl);
-  int ok = cert && zt_identity_from_cert(cert, &s->device, err, sizeof(err));
+  int have_cert = cert != NULL;
+  int leaf_ok = cert && zt_leaf_check(cert, err, sizeof(err));
+  int ok = leaf_ok && zt_identity_from_cert(cert, &s->device, err, sizeof(err));
   X509_free(cert);
   s->state = SS_AWAIT_PROOF;
   if (!zt_tls_alpn_ok(s->conn.ssl)) {
@@ -223,7 +225,9 @@ static int handshake_done(struct session *s) {
     return 0;
   }
   if (!ok) {
-    snprintf(why, sizeof(why), "device certificate: %s", cert ? err : "missing");
+    if (!have_cert) snprintf(why, sizeof(why), "no device certificate");
+    else if (!leaf_ok) snprintf(why, sizeof(why), "device %s", err);
+    else snprintf(why, sizeof(why), "device certificate: %s", err);
     session_close(s, ZT_REASON_DEVICE_AUTH, why);
     return 0;
   }

@@ -12,6 +12,9 @@ set(ZT_INTEGRATION_TESTS
   server_name
   robustness
   reconnect
+  ipv6
+  keepalive
+  limits
 )
 foreach(name IN LISTS ZT_INTEGRATION_TESTS)
   add_test(NAME integration.${name}

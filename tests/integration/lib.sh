@@ -17,6 +17,8 @@
 #   The gateway forwards (net.ipv4.ip_forward=1); corp routes 100.64.0.0/10
 #   via 198.51.100.1. No default routes, no link to the host.
 #   Namespace names: $NS_GW, $NS_L1, $NS_L2, $NS_CORP.
+#   topo_v6 adds fd00:c0::1/64 (gateway eth1) -- fd00:c0::10/64 (corp),
+#   IPv6 forwarding on the gateway and a corp route to fd00:5a::/64.
 #
 # Output is TAP: ok/not_ok/check print "ok N - ..." or "not ok N - ...",
 # log prints "# ..." progress lines; zt_finish prints the plan "1..N" and
@@ -41,6 +43,12 @@ L2_ADDR=192.0.2.3
 GW_CORP=198.51.100.1
 CORP_ADDR=198.51.100.10
 SERVER_ENDPOINT=$GW_LAN:8443
+# IPv6 (topo_v6): the corp link and the tunnel pool, all inside fd00::/8.
+GW_CORP6=fd00:c0::1
+CORP_ADDR6=fd00:c0::10
+# shellcheck disable=SC2034 # CORP_NET6 is read by the tests
+CORP_NET6=fd00:c0::/64
+POOL6=fd00:5a::/64
 
 ZT_NAME=
 ZT_TMP=
@@ -358,6 +366,20 @@ topo_up() {
 	log "topology up: $NS_L1${NS_L2:+ $NS_L2} -- $NS_GW -- $NS_CORP"
 }
 
+# topo_v6: add IPv6 to the corp link of a topology made by topo_up:
+# gateway eth1 $GW_CORP6/64, corp eth0 $CORP_ADDR6/64 (both nodad, so usable
+# at once), corp routes $POOL6 via the gateway, and the gateway forwards
+# IPv6. Only the namespaces of the test are touched.
+topo_v6() {
+	ip -n "$NS_GW" -6 addr add "$GW_CORP6/64" dev eth1 nodad
+	ip -n "$NS_CORP" -6 addr add "$CORP_ADDR6/64" dev eth0 nodad
+	ip -n "$NS_CORP" -6 route add "$POOL6" via "$GW_CORP6"
+	nsx "$NS_GW" sysctl -qw net.ipv6.conf.all.forwarding=1
+	wait_for 5 nsx "$NS_CORP" ping -6 -c1 -W1 -q "$GW_CORP6" >/dev/null 2>&1 ||
+		bail "topology: corp cannot reach the gateway over IPv6"
+	log "IPv6 on the corp link: $GW_CORP6 -- $CORP_ADDR6"
+}
+
 # zt_pki: make the test PKI in $ZT_TMP/pki with mkpki.sh.
 zt_pki() {
 	ZT_PKI=$ZT_TMP/pki
@@ -473,6 +495,13 @@ client_addr() {
 		"$(bg_log "$1")" | tail -n1
 }
 
+# client_addr6 NAME: the IPv6 address of the client's last "tunnel up"
+# line (empty if it got none).
+client_addr6() {
+	sed -n 's/.*ztvpn-client: info: tunnel up: [^ ]* address [0-9.]* \([0-9a-f:]*\).*/\1/p' \
+		"$(bg_log "$1")" | tail -n1
+}
+
 # run_fg NAME TIMEOUT NS CMD...: run CMD in NS ("-": no namespace) in the
 # foreground, bounded by TIMEOUT seconds, working directory $ZT_TMP; output
 # to $ZT_TMP/NAME.log; FG_STATUS = exit status (124 = timed out).
@@ -498,17 +527,24 @@ no_ping() {
 	! nsx "$1" ping -n -q -c 1 -W 1 "$2" >/dev/null 2>&1
 }
 
-# has_addr NS DEV ADDR/LEN: DEV in NS has exactly that IPv4 address.
+# ip_family ADDR: "-6" if ADDR (or a prefix) is IPv6 (has a colon), else "-4".
+ip_family() {
+	if [[ $1 == *:* ]]; then printf '%s' -6; else printf '%s' -4; fi
+}
+
+# has_addr NS DEV ADDR/LEN: DEV in NS has exactly that address (IPv4, or
+# IPv6 when ADDR has a colon).
 has_addr() {
 	local out
-	out=$(nsx "$1" ip -br -4 addr show dev "$2" 2>/dev/null) || return 1
+	out=$(nsx "$1" ip -br "$(ip_family "$3")" addr show dev "$2" 2>/dev/null) || return 1
 	grep -qw -- "$3" <<<"$out"
 }
 
-# route_dev NS PREFIX DEV: the route to PREFIX in NS goes out of DEV.
+# route_dev NS PREFIX DEV: the route to PREFIX (IPv4, or IPv6 when it has a
+# colon) in NS goes out of DEV.
 route_dev() {
 	local out
-	out=$(nsx "$1" ip -4 route show "$2" 2>/dev/null) || return 1
+	out=$(nsx "$1" ip "$(ip_family "$2")" route show "$2" 2>/dev/null) || return 1
 	grep -qw -- "dev $3" <<<"$out"
 }
 
@@ -517,16 +553,21 @@ port_listening() {
 	[[ -n $(nsx "$1" ss -Hltn "sport = :$2" 2>/dev/null) ]]
 }
 
-# xfer_start NAME LAPTOP_NS PORT MBYTES [up|down]: start moving MBYTES of
-# random data over one TCP connection between LAPTOP_NS and corp
-# ($CORP_ADDR:PORT, always connected from the laptop): "up" (default)
-# sends laptop -> corp, "down" corp -> laptop. Both ends run in the
-# background (NAME-corp, NAME-laptop); xfer_finish checks the result.
+# xfer_start NAME LAPTOP_NS PORT MBYTES [up|down [CORP]]: start moving
+# MBYTES of random data over one TCP connection between LAPTOP_NS and corp
+# (CORP:PORT, CORP defaults to $CORP_ADDR and may be an IPv6 address;
+# always connected from the laptop): "up" (default) sends laptop -> corp,
+# "down" corp -> laptop. Both ends run in the background (NAME-corp,
+# NAME-laptop); xfer_finish checks the result.
 xfer_start() {
-	local name=$1 laptop=$2 port=$3 mb=$4 dir=${5:-up}
+	local name=$1 laptop=$2 port=$3 mb=$4 dir=${5:-up} corp=${6:-$CORP_ADDR}
 	local src=$ZT_TMP/$name.src out=$ZT_TMP/$name.dst
-	local -a listen=("TCP-LISTEN:$port,bind=$CORP_ADDR,reuseaddr")
-	local -a connect=("TCP:$CORP_ADDR:$port,connect-timeout=5")
+	local -a listen=("TCP-LISTEN:$port,bind=$corp,reuseaddr")
+	local -a connect=("TCP:$corp:$port,connect-timeout=5")
+	if [[ $corp == *:* ]]; then
+		listen=("TCP6-LISTEN:$port,bind=[$corp],reuseaddr")
+		connect=("TCP6:[$corp]:$port,connect-timeout=5")
+	fi
 	head -c "${mb}M" /dev/urandom >"$src"
 	rm -f "$out"
 	if [[ $dir == up ]]; then
@@ -573,7 +614,8 @@ xfer_finish() {
 	fi
 }
 
-# tcp_transfer NAME LAPTOP_NS PORT MBYTES [up|down]: xfer_start + xfer_finish.
+# tcp_transfer NAME LAPTOP_NS PORT MBYTES [up|down [CORP]]: xfer_start +
+# xfer_finish.
 tcp_transfer() {
 	xfer_start "$@" && xfer_finish "$1"
 }

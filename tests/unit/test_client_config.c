@@ -227,6 +227,39 @@ static void test_edges_accepted(void **state) {
   assert_string_equal(f->cfg.interface, "ztvpn0");
 }
 
+/* Every file the configuration names is noted with the line naming it, so
+ * that zt_conf_check_files reports a missing or unsafe one as FILE:LINE. */
+static void test_check_files(void **state) {
+  struct fixture *f = *state;
+  char p[PATH_MAX], ukey[PATH_MAX], ca[PATH_MAX], dcert[PATH_MAX];
+  tu_path(&f->dir, "users", p);
+  assert_int_equal(mkdir(p, 0700), 0);
+  tu_write_str(&f->dir, "server-ca.crt", "x", ca);
+  tu_write_str(&f->dir, "device.crt", "x", dcert);
+  tu_write_str(&f->dir, "device.key", "x", p);
+  tu_write_str(&f->dir, "users/alice.crt", "x", p);
+  tu_write_str(&f->dir, "users/alice.key", "x", ukey);
+  const struct ct_edit local_key = {6, 6, "  private_key = \"device.key\";"};
+  if (!load_edit(f, &local_key)) fail_msg("%s", f->err);
+  assert_int_equal(f->cfg.files.n, 5);
+  if (!zt_conf_check_files(&f->cfg.files, f->err, sizeof(f->err))) fail_msg("%s", f->err);
+
+  assert_int_equal(chmod(ukey, 0640), 0);
+  assert_int_equal(zt_conf_check_files(&f->cfg.files, f->err, sizeof(f->err)), 0);
+  ct_assert_err(f->err, f->path, 10, "readable by group or others");
+  assert_int_equal(chmod(ukey, 0600), 0);
+
+  assert_int_equal(unlink(ca), 0);
+  assert_int_equal(zt_conf_check_files(&f->cfg.files, f->err, sizeof(f->err)), 0);
+  ct_assert_err(f->err, f->path, 3, "cannot open");
+  tu_write_str(&f->dir, "server-ca.crt", "x", ca);
+
+  assert_int_equal(unlink(dcert), 0);
+  assert_int_equal(mkdir(dcert, 0700), 0);
+  assert_int_equal(zt_conf_check_files(&f->cfg.files, f->err, sizeof(f->err)), 0);
+  ct_assert_err(f->err, f->path, 5, "is not a regular file");
+}
+
 static void test_missing_file(void **state) {
   struct fixture *f = *state;
   char path[PATH_MAX];
@@ -239,7 +272,8 @@ int main(void) {
 #define T(t) cmocka_unit_test_setup_teardown(t, setup, teardown)
   const struct CMUnitTest tests[] = {
       T(test_full_config), T(test_defaults),       T(test_relative_config_path),
-      T(test_errors),      T(test_edges_accepted), T(test_missing_file),
+      T(test_errors),      T(test_edges_accepted), T(test_check_files),
+      T(test_missing_file),
   };
 #undef T
   return cmocka_run_group_tests(tests, NULL, NULL);

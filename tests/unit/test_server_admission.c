@@ -81,6 +81,8 @@ static void make_ca(const char *name, const char *subject, const char *issuer) {
            "[ ext_client ]\nbasicConstraints = critical, CA:FALSE\n"
            "keyUsage = critical, digitalSignature\nextendedKeyUsage = clientAuth\n"
            "subjectKeyIdentifier = hash\nauthorityKeyIdentifier = keyid, issuer\n"
+           "[ ext_noeku ]\nbasicConstraints = critical, CA:FALSE\n"
+           "keyUsage = critical, digitalSignature\n"
            "[ ext_server ]\nbasicConstraints = critical, CA:FALSE\n"
            "keyUsage = critical, digitalSignature\nextendedKeyUsage = serverAuth\n"
            "subjectKeyIdentifier = hash\nauthorityKeyIdentifier = keyid, issuer\n"
@@ -139,6 +141,7 @@ static int group_setup(void **state) {
   issue("user-ca", "carol", P256, "/OU=engineering/CN=carol", "ext_client",
         "-startdate 20200101000000Z -enddate 20200201000000Z");
   issue("user-ca", "srv", P256, "/CN=gw.corp.example", "ext_server", NULL);
+  issue("user-ca", "noeku", P256, "/CN=noeku", "ext_noeku", NULL);
   issue("user-ca", "dave", P256, "/OU=engineering/CN=dave", "ext_client", NULL);
   issue("device-ca", "mallory", P256, "/OU=engineering/CN=mallory", "ext_client", NULL);
   issue("user-inter", "ivy", P256, "/OU=research/CN=ivy", "ext_client", NULL);
@@ -398,6 +401,28 @@ static void test_other_ca(void **state) {
   proof_free(&p);
 }
 
+/* A trusted root as its own leaf skips BoringSSL's purpose checks: the CA
+ * key must not make its holder a user named after the CA. */
+static void test_root_as_user(void **state) {
+  (void)state;
+  struct proof p;
+  memset(&p, 0, sizeof(p));
+  add_cert(&p, "user-ca/ca.crt");
+  sign(&p, "user-ca/ca", exporter);
+  expect(store, &p, exporter, ZT_REASON_USER_AUTH, "is a CA certificate");
+  proof_free(&p);
+}
+
+/* Without an extended key usage X.509 allows any use; ztvpn asks for
+ * clientAuth explicitly. */
+static void test_no_eku(void **state) {
+  (void)state;
+  struct proof p;
+  proof_of(&p, "noeku");
+  expect(store, &p, exporter, ZT_REASON_USER_AUTH, "lacks the clientAuth");
+  proof_free(&p);
+}
+
 static void test_server_auth_only(void **state) {
   (void)state;
   struct proof p;
@@ -544,7 +569,8 @@ int main(void) {
       cmocka_unit_test(test_no_certificate),
       cmocka_unit_test(test_expired),
       cmocka_unit_test(test_other_ca),
-      cmocka_unit_test(test_server_auth_only),
+      cmocka_unit_test(test_server_auth_only), cmocka_unit_test(test_root_as_user),
+      cmocka_unit_test(test_no_eku),
       cmocka_unit_test(test_revoked),
       cmocka_unit_test(test_intermediate),
       cmocka_unit_test(test_malformed),

@@ -412,6 +412,51 @@ static void test_include(void **state) {
     ct_assert_err(f->err, inc, 4, "unknown setting 'ciphers'");
 }
 
+/* Every file the configuration names is noted with the line naming it, so
+ * that zt_conf_check_files reports a missing or unsafe one as FILE:LINE. */
+static void test_check_files(void **state) {
+  struct fixture *f = *state;
+  char p[PATH_MAX], key[PATH_MAX], crl[PATH_MAX], ca[PATH_MAX];
+  tu_path(&f->dir, "keys", p);
+  assert_int_equal(mkdir(p, 0700), 0);
+  tu_path(&f->dir, "crl", p);
+  assert_int_equal(mkdir(p, 0700), 0);
+  tu_write_str(&f->dir, "server.crt", "x", p);
+  tu_write_str(&f->dir, "keys/server.key", "x", key);
+  tu_write_str(&f->dir, "device-ca.crt", "x", ca);
+  tu_write_str(&f->dir, "user-ca.crt", "x", p);
+  tu_write_str(&f->dir, "device-ca.crl", "x", p);
+  tu_write_str(&f->dir, "crl/user-ca.crl", "x", crl);
+  const struct ct_edit local_ca = {7, 7, "  user_ca = \"user-ca.crt\";"};
+  if (!load_edit(f, &local_ca)) fail_msg("%s", f->err);
+  assert_int_equal(f->cfg.files.n, 6);
+  if (!zt_conf_check_files(&f->cfg.files, f->err, sizeof(f->err))) fail_msg("%s", f->err);
+
+  assert_int_equal(chmod(key, 0644), 0);
+  assert_int_equal(zt_conf_check_files(&f->cfg.files, f->err, sizeof(f->err)), 0);
+  ct_assert_err(f->err, f->path, 5, "readable by group or others");
+  assert_int_equal(chmod(key, 0600), 0);
+
+  assert_int_equal(unlink(crl), 0);
+  assert_int_equal(zt_conf_check_files(&f->cfg.files, f->err, sizeof(f->err)), 0);
+  ct_assert_err(f->err, f->path, 8, "cannot open");
+  tu_write_str(&f->dir, "crl/user-ca.crl", "x", crl);
+
+  assert_int_equal(unlink(ca), 0);
+  assert_int_equal(mkdir(ca, 0700), 0);
+  assert_int_equal(zt_conf_check_files(&f->cfg.files, f->err, sizeof(f->err)), 0);
+  ct_assert_err(f->err, f->path, 6, "is not a regular file");
+  assert_int_equal(rmdir(ca), 0);
+  tu_write_str(&f->dir, "device-ca.crt", "x", ca);
+
+  /* a key behind a symbolic link is not followed */
+  tu_path(&f->dir, "keys/real.key", p);
+  assert_int_equal(rename(key, p), 0);
+  assert_int_equal(symlink(p, key), 0);
+  assert_int_equal(zt_conf_check_files(&f->cfg.files, f->err, sizeof(f->err)), 0);
+  ct_assert_err(f->err, f->path, 5, "cannot open");
+}
+
 /* A short error buffer gets a truncated, terminated message. */
 static void test_short_err_buffer(void **state) {
   struct fixture *f = *state;
@@ -429,7 +474,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       T(test_full_config),    T(test_defaults),       T(test_relative_config_path),
       T(test_errors),         T(test_edges_accepted), T(test_missing_file),
-      T(test_include),        T(test_short_err_buffer),
+      T(test_include),        T(test_check_files),    T(test_short_err_buffer),
   };
 #undef T
   return cmocka_run_group_tests(tests, NULL, NULL);
