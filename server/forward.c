@@ -1,11 +1,10 @@
 #include "forward.h"
 
-#include "log.h"
-
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "packet.h"
 #include "proto.h"
 #include "server.h"

@@ -236,15 +236,40 @@ static int handshake_done(struct session *s) {
   return 1;
 }
 
-/* Builds and sends ADMIT; the session then holds its addresses. */
+/* Fills the tunnel parameters for |s|, whose pool index is allocated. */
+static void fill_admit(struct session *s, struct zt_admit *a) {
+  const struct server_config *cfg = s->srv->cfg;
+  zt_pool_addr(&cfg->pool4, s->pool_index, &s->addr4);
+  a->addr4.family = AF_INET;
+  memcpy(a->addr4.addr, s->addr4.addr, 4);
+  a->addr4.len = 32;
+  if (cfg->has_pool6) {
+    s->has_addr6 = 1;
+    zt_pool_addr(&cfg->pool6, s->pool_index, &s->addr6);
+    a->has_addr6 = 1;
+    a->addr6.family = AF_INET6;
+    memcpy(a->addr6.addr, s->addr6.addr, 16);
+    a->addr6.len = 128;
+  }
+  a->mtu = (uint16_t)cfg->mtu;
+  a->keepalive = (uint16_t)cfg->keepalive;
+  a->session_id = s->id;
+  a->nroutes = cfg->nroutes;
+  memcpy(a->routes, cfg->routes, cfg->nroutes * sizeof(a->routes[0]));
+  a->ndns = cfg->ndns;
+  memcpy(a->dns, cfg->dns, cfg->ndns * sizeof(a->dns[0]));
+  a->ndomains = cfg->ndomains;
+  memcpy(a->domains, cfg->domains, sizeof(a->domains));
+}
+
+/* Builds and sends ADMIT; the session then holds its addresses. Returns 0
+ * when |s| was closed. */
 static int admit(struct session *s) {
   struct server *srv = s->srv;
-  const struct server_config *cfg = srv->cfg;
-  static struct zt_admit a; /* 5 KiB of routes: keep it off the stack */
   uint8_t body[ZT_MAX_ADMIT];
-  size_t len;
+  size_t len = 0;
   CBB cbb;
-  if (srv->nsessions - srv->nhandshakes >= cfg->max_sessions) {
+  if (srv->nsessions - srv->nhandshakes >= srv->cfg->max_sessions) {
     session_close(s, ZT_REASON_NO_ADDRESS, "the concentrator is full (max_sessions)");
     return 0;
   }
@@ -252,37 +277,23 @@ static int admit(struct session *s) {
     session_close(s, ZT_REASON_NO_ADDRESS, "no tunnel address left in the pool");
     return 0;
   }
-  memset(&a, 0, sizeof(a));
-  zt_pool_addr(&cfg->pool4, s->pool_index, &s->addr4);
-  a.addr4.family = AF_INET;
-  memcpy(a.addr4.addr, s->addr4.addr, 4);
-  a.addr4.len = 32;
-  if (cfg->has_pool6) {
-    s->has_addr6 = 1;
-    zt_pool_addr(&cfg->pool6, s->pool_index, &s->addr6);
-    a.has_addr6 = 1;
-    a.addr6.family = AF_INET6;
-    memcpy(a.addr6.addr, s->addr6.addr, 16);
-    a.addr6.len = 128;
+  /* 5 KiB of routes: off the stack, and per call so that admissions on
+   * several threads would never share it. */
+  struct zt_admit *a = calloc(1, sizeof(*a));
+  int ok = a != NULL;
+  if (ok) {
+    fill_admit(s, a);
+    ok = CBB_init_fixed(&cbb, body, sizeof(body)) && zt_admit_build(&cbb, a) &&
+         CBB_finish(&cbb, NULL, &len) &&
+         zt_conn_queue(&s->conn, ZT_MSG_ADMIT, body, len);
   }
-  a.mtu = (uint16_t)cfg->mtu;
-  a.keepalive = (uint16_t)cfg->keepalive;
-  a.session_id = s->id;
-  a.nroutes = cfg->nroutes;
-  memcpy(a.routes, cfg->routes, cfg->nroutes * sizeof(a.routes[0]));
-  a.ndns = cfg->ndns;
-  memcpy(a.dns, cfg->dns, cfg->ndns * sizeof(a.dns[0]));
-  a.ndomains = cfg->ndomains;
-  memcpy(a.domains, cfg->domains, sizeof(a.domains));
-  if (!CBB_init_fixed(&cbb, body, sizeof(body)) || !zt_admit_build(&cbb, &a) ||
-      !CBB_finish(&cbb, NULL, &len) ||
-      !zt_conn_queue(&s->conn, ZT_MSG_ADMIT, body, len)) {
+  free(a);
+  if (!ok) {
     zt_pool_release(&srv->pool, s->pool_index);
     session_close(s, ZT_REASON_INTERNAL, "cannot build the tunnel parameters");
     return 0;
   }
   s->state = SS_ESTABLISHED;
-  s->has_addr = 1;
   srv->by_index[s->pool_index] = s;
   srv->nhandshakes--;
   srv->counters.admitted++;

@@ -35,8 +35,7 @@ struct session {
   char peer[64];             /* "ADDR:PORT" of the client */
   struct zt_identity device; /* valid from SS_AWAIT_PROOF on */
   struct zt_identity user;   /* valid in SS_ESTABLISHED */
-  int has_addr;
-  uint32_t pool_index;
+  uint32_t pool_index;       /* held while SS_ESTABLISHED */
   struct zt_ip addr4, addr6;
   int has_addr6;
   struct zt_timer timer;
