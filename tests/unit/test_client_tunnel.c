@@ -25,6 +25,8 @@
 
 #include <cmocka.h>
 
+#include "ifinfo.h"
+
 #include "tunnel.h"
 
 #define IF "zttun-cli0"
@@ -86,32 +88,6 @@ static void apply_ok(const struct zt_admit *a) {
 
 /* --- what the kernel says --- */
 
-static struct ifreq ifreq_get(unsigned long req) {
-  struct ifreq ifr;
-  memset(&ifr, 0, sizeof(ifr));
-  snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", IF);
-  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  assert_true(s >= 0);
-  if (ioctl(s, req, &ifr) != 0) fail_msg("ioctl %lu: %s", req, strerror(errno));
-  close(s);
-  return ifr;
-}
-
-static unsigned mask_bits(const struct sockaddr *mask) {
-  const uint8_t *b;
-  size_t n;
-  if (mask->sa_family == AF_INET) {
-    b = (const uint8_t *)&((const struct sockaddr_in *)mask)->sin_addr;
-    n = 4;
-  } else {
-    b = ((const struct sockaddr_in6 *)mask)->sin6_addr.s6_addr;
-    n = 16;
-  }
-  unsigned bits = 0;
-  for (size_t i = 0; i < n; i++) bits += (unsigned)__builtin_popcount(b[i]);
-  return bits;
-}
-
 /* count_addrs counts the non-link-local addresses of the family of
  * |want| on IF; |found| says whether |want| (with prefix length |len|) is
  * among them. */
@@ -132,7 +108,7 @@ static int count_addrs(const char *want_ip, unsigned len, int *found) {
     if (want.family == AF_INET6 && a[0] == 0xfe && (a[1] & 0xc0) == 0x80) continue;
     n++;
     if (memcmp(a, want.addr, zt_ip_len(want.family)) == 0 &&
-        mask_bits(i->ifa_netmask) == len)
+        ifinfo_mask_bits(i->ifa_netmask) == len)
       *found = 1;
   }
   freeifaddrs(all);
@@ -197,8 +173,8 @@ static void test_first_apply_creates(void **state) {
   assert_string_equal(tun.dev.name, IF);
   assert_true(tun.dev.ifindex > 0);
   assert_int_equal(tun.dev.ifindex, (int)if_nametoindex(IF));
-  assert_int_equal(ifreq_get(SIOCGIFMTU).ifr_mtu, 1400);
-  assert_true(ifreq_get(SIOCGIFFLAGS).ifr_flags & IFF_UP);
+  assert_int_equal(ifinfo_get(IF, SIOCGIFMTU).ifr_mtu, 1400);
+  assert_true(ifinfo_get(IF, SIOCGIFFLAGS).ifr_flags & IFF_UP);
   assert_only_addr("100.64.0.2", 32);
   assert_only_addr("fd00:5a::2", 128);
   /* the routes lead into the tunnel, with the tunnel address as source */
@@ -280,7 +256,7 @@ static void test_new_routes_or_mtu_rebuild(void **state) {
   a.mtu = 1380;
   apply_ok(&a);
   assert_int_not_equal(tun.dev.ifindex, ifindex);
-  assert_int_equal(ifreq_get(SIOCGIFMTU).ifr_mtu, 1380);
+  assert_int_equal(ifinfo_get(IF, SIOCGIFMTU).ifr_mtu, 1380);
   assert_string_equal(source_for("203.0.113.7"), "100.64.0.2");
 }
 

@@ -29,6 +29,8 @@
 
 #include <cmocka.h>
 
+#include "ifinfo.h"
+
 #include <netlink/addr.h>
 #include <netlink/cache.h>
 #include <netlink/netlink.h>
@@ -111,32 +113,6 @@ static int teardown_configured(void **state) {
 
 /* --- helpers that look at the kernel without going through tun/ --- */
 
-static struct ifreq ifreq_get(unsigned long req) {
-  struct ifreq ifr;
-  memset(&ifr, 0, sizeof(ifr));
-  memcpy(ifr.ifr_name, TEST_IF, sizeof(TEST_IF));
-  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  assert_true(s >= 0);
-  if (ioctl(s, req, &ifr) != 0) fail_msg("ioctl %lu: %s", req, strerror(errno));
-  close(s);
-  return ifr;
-}
-
-static unsigned mask_bits(const struct sockaddr *mask) {
-  const uint8_t *b;
-  size_t n;
-  if (mask->sa_family == AF_INET) {
-    b = (const uint8_t *)&((const struct sockaddr_in *)mask)->sin_addr;
-    n = 4;
-  } else {
-    b = ((const struct sockaddr_in6 *)mask)->sin6_addr.s6_addr;
-    n = 16;
-  }
-  unsigned bits = 0;
-  for (size_t i = 0; i < n; i++) bits += (unsigned)__builtin_popcount(b[i]);
-  return bits;
-}
-
 /* count_addrs counts the addresses |ip| on TEST_IF and checks that each
  * one has prefix length |len|. */
 static int count_addrs(const char *ip, unsigned len) {
@@ -153,7 +129,7 @@ static int count_addrs(const char *ip, unsigned len) {
         : (const void *)&((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr;
     if (memcmp(a, want.addr, zt_ip_len(want.family)) != 0) continue;
     assert_non_null(i->ifa_netmask);
-    assert_int_equal(mask_bits(i->ifa_netmask), len);
+    assert_int_equal(ifinfo_mask_bits(i->ifa_netmask), len);
     n++;
   }
   freeifaddrs(all);
@@ -334,10 +310,10 @@ static void test_open_device(void **state) {
 static void test_mtu_and_up(void **state) {
   char err[256] = "";
   struct tun_dev *dev = state_dev(state);
-  assert_int_equal(ifreq_get(SIOCGIFMTU).ifr_mtu, TEST_MTU);
-  assert_true(ifreq_get(SIOCGIFFLAGS).ifr_flags & IFF_UP);
+  assert_int_equal(ifinfo_get(TEST_IF, SIOCGIFMTU).ifr_mtu, TEST_MTU);
+  assert_true(ifinfo_get(TEST_IF, SIOCGIFFLAGS).ifr_flags & IFF_UP);
   assert_ok(tun_set_mtu_up(dev, 1280, err, sizeof(err)));
-  assert_int_equal(ifreq_get(SIOCGIFMTU).ifr_mtu, 1280);
+  assert_int_equal(ifinfo_get(TEST_IF, SIOCGIFMTU).ifr_mtu, 1280);
   /* Below the device's minimum MTU: the kernel refuses, with a reason. */
   assert_int_equal(tun_set_mtu_up(dev, 10, err, sizeof(err)), 0);
   assert_non_null(strstr(err, "set MTU 10 and link up on " TEST_IF ": "));
