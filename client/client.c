@@ -16,6 +16,7 @@
 
 #include <openssl/err.h>
 
+#include "control.h"
 #include "frame.h"
 #include "log.h"
 #include "packet.h"
@@ -190,6 +191,8 @@ static void on_admit(struct client *c, CBS body) {
     return;
   }
   c->state = CS_ESTABLISHED;
+  c->since = time(NULL);
+  c->pkts_in = c->pkts_out = 0;
   c->keepalive = ad->keepalive;
   c->backoff = 1;
   c->last_rx_ms = c->last_tx_ms = c->now_ms;
@@ -241,6 +244,8 @@ static void on_data(struct client *c, CBS body) {
       !is_own_address(c, &info.dst) ||
       write(c->tun.dev.fd, CBS_data(&body), CBS_len(&body)) != (ssize_t)CBS_len(&body))
     c->drops++;
+  else
+    c->pkts_in++;
 }
 
 /* Returns 0 when the connection ended. */
@@ -343,13 +348,18 @@ static void on_tun(struct client *c) {
     if (!zt_pkt_parse(c->pkt, (size_t)n, &info) || !is_own_address(c, &info.src) ||
         !zt_conn_queue(&c->conn, ZT_MSG_DATA, c->pkt, (size_t)n))
       c->drops++;
+    else
+      c->pkts_out++;
   }
   flush(c);
 }
 
 static void on_timer(struct client *c) {
   if (c->state == CS_WAIT) {
-    if (c->now_ms >= c->deadline_ms) start_attempt(c);
+    if (c->now_ms >= c->deadline_ms) {
+      c->reconnects++;
+      start_attempt(c);
+    }
     return;
   }
   if (c->state != CS_ESTABLISHED) {
@@ -428,21 +438,30 @@ int client_run(struct client *c, const struct client_config *cfg,
     free(c->pkt);
     return 1;
   }
+  if (!client_control_open(c)) {
+    close(c->epfd);
+    close(c->sig_fd);
+    free(c->pkt);
+    return 1;
+  }
   c->now_ms = zt_now_ms();
   start_attempt(c);
   while (!c->done) {
     struct epoll_event evs[8];
     c->now_ms = zt_now_ms();
-    int n = epoll_wait(c->epfd, evs, 8, next_timeout(c));
+    int n = epoll_wait(c->epfd, evs, 8, client_control_timeout(c, next_timeout(c)));
     c->now_ms = zt_now_ms();
     for (int i = 0; i < n && !c->done; i++) {
       uint32_t tag = evs[i].data.u32;
       if (tag == TAG_SIG) on_signal(c);
       else if (tag == TAG_SOCK && c->have_conn) on_socket(c, evs[i].events);
       else if (tag == TAG_TUN && c->state == CS_ESTABLISHED) on_tun(c);
+      else if (client_control_owns(tag)) client_control_on_event(c, tag, evs[i].events);
     }
     if (!c->done) on_timer(c);
+    client_control_expire(c);
   }
+  client_control_close(c);
   drop_conn(c);
   tunnel_close(&c->tun);
   close(c->epfd);

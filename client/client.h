@@ -4,6 +4,7 @@
 #define ZTVPN_CLIENT_H
 
 #include <stdint.h>
+#include <time.h>
 
 #include "config.h"
 #include "conn.h"
@@ -36,6 +37,11 @@ struct client {
   struct zt_admit admit;
   uint8_t *pkt;
   uint64_t drops;
+  /* For the control socket's status (client/control.h). */
+  struct client_control *ctl;   /* NULL without a control socket */
+  time_t since;                 /* wall clock of the last admission */
+  uint64_t pkts_in, pkts_out;   /* this session; in: from the server */
+  unsigned reconnects;          /* connection attempts after the first */
 };
 
 /* client_run connects and serves until SIGTERM/SIGINT (returns 0) or a final

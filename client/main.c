@@ -9,7 +9,7 @@
 
 int main(int argc, char **argv) {
   struct zt_cli cli;
-  zt_cli_parse(argc, argv, "ztvpn-client", ZTVPN_VERSION, &cli);
+  zt_cli_parse(argc, argv, "ztvpn-client", ZTVPN_VERSION, 0, &cli);
   const char *conf = cli.config;
 
   static struct client_config cfg;

@@ -6,7 +6,7 @@
 
 #include "log.h"
 
-static void usage(const char *prog) {
+static void usage(const char *prog, int query_ok) {
   fprintf(stderr,
           "usage: %s -c FILE [-n] [-d]\n"
           "  -c FILE  configuration file (libconfig)\n"
@@ -14,25 +14,36 @@ static void usage(const char *prog) {
           "  -d       debug logging\n"
           "  -V       print the version\n",
           prog);
+  if (query_ok)
+    fprintf(stderr,
+            "       %s -c FILE -q USER DEVICE DEST\n"
+            "  -q       may USER on DEVICE reach DEST, and which rule decides?\n"
+            "           USER, DEVICE: NAME, NAME:GROUP,GROUP or a certificate file\n"
+            "           DEST: \"ADDR [tcp/N|udp/N|icmp|any]\", \"from ADDR ...\" for\n"
+            "           unsolicited traffic to the client; exit 0 allowed, 1 not\n",
+            prog);
   exit(2);
 }
 
 void zt_cli_parse(int argc, char **argv, const char *prog, const char *version,
-                  struct zt_cli *out) {
+                  int query_ok, struct zt_cli *out) {
   int opt;
   out->config = NULL;
-  out->check = out->debug = 0;
-  while ((opt = getopt(argc, argv, "c:ndVh")) != -1) {
+  out->check = out->debug = out->query = 0;
+  out->args = NULL;
+  while ((opt = getopt(argc, argv, query_ok ? "c:ndqVh" : "c:ndVh")) != -1) {
     switch (opt) {
       case 'c': out->config = optarg; break;
       case 'n': out->check = 1; break;
       case 'd': out->debug = 1; break;
+      case 'q': out->query = 1; break;
       case 'V':
         printf("%s %s\n", prog, version);
         exit(0);
-      default: usage(prog);
+      default: usage(prog, query_ok);
     }
   }
-  if (!out->config || optind != argc) usage(prog);
+  if (!out->config || optind != argc - (out->query ? 3 : 0)) usage(prog, query_ok);
+  if (out->query) out->args = argv + optind;
   log_init(prog, out->debug ? LOG_LVL_DEBUG : LOG_LVL_INFO);
 }

@@ -111,6 +111,19 @@ int zt_conf_int(struct zt_conf *c, const config_setting_t *g, const char *name,
   return 1;
 }
 
+int zt_conf_bool(struct zt_conf *c, const config_setting_t *g, const char *name,
+                 int required, int *out) {
+  config_setting_t *s = member(g, name);
+  if (!s) {
+    if (required) return zt_conf_fail(c, g, "missing setting '%s'", name);
+    return 1;
+  }
+  if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+    return zt_conf_fail(c, s, "'%s' must be true or false", name);
+  *out = config_setting_get_bool(s);
+  return 1;
+}
+
 int zt_conf_path(struct zt_conf *c, const config_setting_t *g,
                  const char *name, int required, char *out) {
   const char *v = NULL;

@@ -39,6 +39,8 @@ int zt_conf_string(struct zt_conf *c, const config_setting_t *g,
                    const char *name, int required, const char **out);
 int zt_conf_int(struct zt_conf *c, const config_setting_t *g, const char *name,
                 int required, int min, int max, int *out);
+int zt_conf_bool(struct zt_conf *c, const config_setting_t *g, const char *name,
+                 int required, int *out);
 /* zt_conf_path resolves a string member relative to the file's directory
  * into |out| (ZT_PATH_LEN bytes). */
 int zt_conf_path(struct zt_conf *c, const config_setting_t *g,

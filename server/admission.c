@@ -22,6 +22,14 @@ static X509 *parse_cert(CBS der) {
 uint16_t admission_check_proof(X509_STORE *user_store,
                                const uint8_t exporter[ZT_EXPORTER_LEN], CBS body,
                                struct zt_identity *user, char *why, size_t whylen) {
+  return admission_check_proof_chain(user_store, exporter, body, user, NULL, why,
+                                     whylen);
+}
+
+uint16_t admission_check_proof_chain(X509_STORE *user_store,
+                                     const uint8_t exporter[ZT_EXPORTER_LEN], CBS body,
+                                     struct zt_identity *user, STACK_OF(X509) **chain,
+                                     char *why, size_t whylen) {
   struct zt_user_proof proof;
   X509 *leaf = NULL;
   STACK_OF(X509) *inter = NULL;
@@ -69,6 +77,17 @@ uint16_t admission_check_proof(X509_STORE *user_store,
              "user proof signature does not verify for this session");
     goto out;
   }
+  if (chain) {
+    /* leaf first, then the intermediates the client sent */
+    if (sk_X509_insert(inter, leaf, 0) == 0) {
+      snprintf(why, whylen, "out of memory");
+      code = ZT_REASON_INTERNAL;
+      goto out;
+    }
+    *chain = inter;
+    inter = NULL;
+    leaf = NULL;
+  }
   code = 0;
 out:
   ERR_clear_error();
@@ -76,4 +95,26 @@ out:
   sk_X509_pop_free(inter, X509_free);
   X509_free(leaf);
   return code;
+}
+
+uint16_t admission_recheck(X509_STORE *store, STACK_OF(X509) *chain, const char *kind,
+                           char *why, size_t whylen) {
+  int x509_err = X509_V_ERR_UNSPECIFIED;
+  STACK_OF(X509) *inter = NULL;
+  X509 *leaf = chain ? sk_X509_value(chain, 0) : NULL;
+  int ok = leaf != NULL && (inter = sk_X509_dup(chain)) != NULL;
+  if (ok) {
+    (void)sk_X509_shift(inter); /* the leaf; the rest are untrusted helpers */
+    ok = zt_verify_chain(store, leaf, inter, &x509_err);
+  }
+  sk_X509_free(inter);
+  ERR_clear_error();
+  if (ok) return 0;
+  if (x509_err == X509_V_ERR_CERT_REVOKED)
+    snprintf(why, whylen, "%s certificate revoked", kind);
+  else if (x509_err == X509_V_ERR_CERT_HAS_EXPIRED)
+    snprintf(why, whylen, "%s certificate expired", kind);
+  else
+    zt_verify_error_text(x509_err, kind, why, whylen);
+  return ZT_REASON_REVOKED;
 }

@@ -22,4 +22,20 @@ uint16_t admission_check_proof(X509_STORE *user_store,
                                const uint8_t exporter[ZT_EXPORTER_LEN], CBS body,
                                struct zt_identity *user, char *why, size_t whylen);
 
+/* admission_check_proof_chain is admission_check_proof that also hands the
+ * verified user chain (leaf first) to the caller in |*chain| on success, so
+ * that it can be verified again later (NULL: not wanted). The caller frees
+ * it with sk_X509_pop_free(chain, X509_free). */
+uint16_t admission_check_proof_chain(X509_STORE *user_store,
+                                     const uint8_t exporter[ZT_EXPORTER_LEN], CBS body,
+                                     struct zt_identity *user, STACK_OF(X509) **chain,
+                                     char *why, size_t whylen);
+
+/* admission_recheck verifies a kept |chain| (leaf first) again against
+ * |store|, as it is now (fresh CRLs, the current time). Returns 0 when it
+ * still verifies, else ZT_REASON_REVOKED with the reason in |why|, e.g.
+ * "device certificate revoked"; |kind| is "device" or "user". */
+uint16_t admission_recheck(X509_STORE *store, STACK_OF(X509) *chain, const char *kind,
+                           char *why, size_t whylen);
+
 #endif

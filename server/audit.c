@@ -17,15 +17,42 @@ static const char *quote(const char *in, char *out, size_t len) {
   return out;
 }
 
+/* Joins the groups of |id| with commas, quoted for a key="value" field. */
+static const char *groups(const struct zt_identity *id, char *out, size_t len) {
+  char joined[ZT_MAX_GROUPS * (ZT_NAME_MAX + 1) + 1];
+  size_t o = 0;
+  joined[0] = '\0';
+  for (size_t i = 0; i < id->ngroups; i++)
+    o += (size_t)snprintf(joined + o, sizeof(joined) - o, "%s%s", i ? "," : "",
+                          id->groups[i]);
+  return quote(joined, out, len);
+}
+
 void audit_admit(const struct session *s) {
   char a4[ZT_ADDR_STRLEN], a6[ZT_ADDR_STRLEN] = "", u[160], d[160];
+  char ug[2400], dg[2400];
   zt_ip_format(&s->addr4, a4);
   if (s->has_addr6) zt_ip_format(&s->addr6, a6);
   log_info("audit event=admit session=%llu user=\"%s\" device=\"%s\" addr4=%s%s%s "
-           "endpoint=%s user_serial=%s device_serial=%s",
+           "endpoint=%s user_serial=%s device_serial=%s user_groups=\"%s\" "
+           "device_groups=\"%s\"",
            (unsigned long long)s->id, quote(s->user.name, u, sizeof(u)),
            quote(s->device.name, d, sizeof(d)), a4, s->has_addr6 ? " addr6=" : "",
-           a6, s->peer, s->user.serial, s->device.serial);
+           a6, s->peer, s->user.serial, s->device.serial,
+           groups(&s->user, ug, sizeof(ug)), groups(&s->device, dg, sizeof(dg)));
+}
+
+void audit_kill(const struct session *s, const char *by) {
+  char u[160], d[160];
+  log_info("audit event=kill session=%llu user=\"%s\" device=\"%s\" by=%s",
+           (unsigned long long)s->id, quote(s->user.name, u, sizeof(u)),
+           quote(s->device.name, d, sizeof(d)), by);
+}
+
+void audit_reload(int ok, const char *trigger, const char *detail) {
+  char q[1100];
+  log_info("audit event=reload result=%s trigger=%s detail=\"%s\"",
+           ok ? "ok" : "failed", trigger, quote(detail, q, sizeof(q)));
 }
 
 void audit_reject(const struct session *s, uint16_t code, const char *detail) {

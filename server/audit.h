@@ -11,5 +11,11 @@ void audit_admit(const struct session *s);
 /* audit_reject records a refused client; |s| may be before admission. */
 void audit_reject(const struct session *s, uint16_t code, const char *detail);
 void audit_end(const struct session *s, uint16_t code, const char *detail);
+/* audit_kill records that an administrator ended |s| (|by| says how, e.g.
+ * "control"); the session's end record follows. */
+void audit_kill(const struct session *s, const char *by);
+/* audit_reload records a reload: |ok| says whether the new CRLs and policy
+ * are in force; |detail| is the summary or the error. */
+void audit_reload(int ok, const char *trigger, const char *detail);
 
 #endif

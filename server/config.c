@@ -13,7 +13,7 @@ static const char *const top_keys[] = {
 static const char *const tls_keys[] = {"certificate", "private_key", "device_ca",
                                        "user_ca", "crl", NULL};
 static const char *const tunnel_keys[] = {"interface", "mtu", "pool4", "pool6",
-                                          "routes", "dns", "keepalive", NULL};
+                                          "routes", "dns", "keepalive", "full_tunnel", NULL};
 static const char *const dns_keys[] = {"servers", "domains", NULL};
 
 /* Reads a prefix-valued string member into |out|. */
@@ -82,7 +82,7 @@ static int read_dns(struct zt_conf *c, config_setting_t *dns,
 static int read_tunnel(struct zt_conf *c, config_setting_t *t,
                        struct server_config *cfg) {
   const char *ifname = "ztvpn0";
-  int mtu = 1400, keepalive = ZT_DEFAULT_KEEPALIVE;
+  int mtu = 1400, keepalive = ZT_DEFAULT_KEEPALIVE, full = 0;
   config_setting_t *routes, *dns;
   const char *err;
   struct zt_pool probe;
@@ -90,6 +90,7 @@ static int read_tunnel(struct zt_conf *c, config_setting_t *t,
       !zt_conf_string(c, t, "interface", 0, &ifname) ||
       !zt_conf_int(c, t, "mtu", 0, ZT_MIN_MTU, ZT_MAX_MTU, &mtu) ||
       !zt_conf_int(c, t, "keepalive", 0, 1, 3600, &keepalive) ||
+      !zt_conf_bool(c, t, "full_tunnel", 0, &full) ||
       !get_prefix(c, t, "pool4", 1, &cfg->pool4, NULL) ||
       !get_prefix(c, t, "pool6", 0, &cfg->pool6, &cfg->has_pool6) ||
       !zt_conf_string_list(c, t, "routes", ZT_MAX_ROUTES, &routes) ||
@@ -101,6 +102,7 @@ static int read_tunnel(struct zt_conf *c, config_setting_t *t,
   snprintf(cfg->interface, sizeof(cfg->interface), "%s", ifname);
   cfg->mtu = (unsigned)mtu;
   cfg->keepalive = (unsigned)keepalive;
+  cfg->full_tunnel = full;
   if (cfg->pool4.family != AF_INET || !zt_pool_init(&probe, &cfg->pool4, &err))
     return zt_conf_fail(c, config_setting_get_member(t, "pool4"),
                         "pool4 must be an IPv4 prefix with room for clients");
@@ -131,16 +133,17 @@ int server_config_load(const char *path, struct server_config *cfg, char *err,
                        size_t errlen) {
   struct zt_conf c;
   config_setting_t *root, *tls, *tunnel;
-  const char *listen = NULL, *udp = NULL, *policy = NULL;
+  const char *listen = NULL, *udp = NULL;
   int max_sessions = 1024, hs_timeout = ZT_HANDSHAKE_TIMEOUT;
   int ok = 0;
   memset(cfg, 0, sizeof(*cfg));
+  snprintf(cfg->file, sizeof(cfg->file), "%s", path);
   if (!zt_conf_load(&c, path)) goto out;
   root = config_root_setting(&c.cfg);
   if (!zt_conf_check_keys(&c, root, top_keys) ||
       !zt_conf_string(&c, root, "listen", 1, &listen) ||
       !zt_conf_string(&c, root, "udp_listen", 0, &udp) ||
-      !zt_conf_string(&c, root, "policy", 0, &policy) ||
+      !zt_conf_path(&c, root, "policy", 0, cfg->policy) ||
       !zt_conf_path(&c, root, "control_socket", 0, cfg->control_socket) ||
       !zt_conf_int(&c, root, "max_sessions", 0, 1, 65534, &max_sessions) ||
       !zt_conf_int(&c, root, "handshake_timeout", 0, 1, 300, &hs_timeout) ||
@@ -154,12 +157,8 @@ int server_config_load(const char *path, struct server_config *cfg, char *err,
                  "listen must be ADDRESS:PORT, e.g. \"192.0.2.1:8443\"");
     goto out;
   }
-  if (policy) {
-    /* Refusing beats silently admitting everyone the policy would refuse. */
-    zt_conf_fail(&c, config_setting_get_member(root, "policy"),
-                 "policy files are not supported by this version yet");
-    goto out;
-  }
+  cfg->has_policy = cfg->policy[0] != '\0';
+  if (cfg->has_policy) zt_conf_note_file(&c, root, "policy", cfg->policy, 0, &cfg->files);
   cfg->has_udp_listen = udp != NULL;
   cfg->max_sessions = (unsigned)max_sessions;
   cfg->handshake_timeout = (unsigned)hs_timeout;

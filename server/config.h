@@ -14,6 +14,7 @@
 #define SERVER_MAX_CRLS 16
 
 struct server_config {
+  char file[ZT_PATH_LEN];     /* this configuration, as given */
   char listen_host[256];
   uint16_t listen_port;
   int has_udp_listen;
@@ -35,6 +36,9 @@ struct server_config {
   struct zt_ip dns[ZT_MAX_DNS_SERVERS];
   size_t ndomains;
   char domains[ZT_MAX_DNS_DOMAINS][ZT_MAX_DOMAIN_LEN + 1];
+  int full_tunnel;            /* push default routes instead of the policy's */
+  int has_policy;
+  char policy[ZT_PATH_LEN];   /* policy file; without one, tunnel.routes rule */
   char control_socket[ZT_PATH_LEN];
   struct zt_conf_files files; /* every file named, for zt_conf_check_files */
 };

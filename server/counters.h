@@ -11,6 +11,9 @@ enum drop_reason {
   DROP_NO_SESSION,     /* from the TUN to a tunnel address nobody holds */
   DROP_QUEUE_FULL,     /* the session's send queue is full */
   DROP_TUN_WRITE,      /* the TUN device refused the packet */
+  DROP_POLICY,         /* the policy does not let the client reach that */
+  DROP_UNSOLICITED,    /* to a client, neither a reply nor allowed inbound */
+  DROP_FLOWS_FULL,     /* the session's connection table is full */
   DROP_MAX
 };
 
@@ -25,6 +28,9 @@ struct server_counters {
   uint64_t rejected[REASON_SLOTS];
   uint64_t ended;
   uint64_t drops[DROP_MAX];
+  uint64_t revoked;         /* live sessions closed by revocation or expiry */
+  uint64_t policy_closed;   /* live sessions no longer admitted after a reload */
+  uint64_t flows_dropped;   /* flows ended by a reload that narrowed a policy */
 };
 
 #endif

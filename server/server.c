@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "control.h"
 #include "forward.h"
 #include "log.h"
 #include "tls.h"
@@ -80,7 +81,7 @@ static int setup_tun(struct server *srv) {
 }
 
 int server_init(struct server *srv, const struct server_config *cfg,
-                struct server_creds *creds) {
+                struct server_creds *creds, struct policy *policy) {
   const char *err;
   sigset_t mask;
   memset(srv, 0, sizeof(*srv));
@@ -89,6 +90,8 @@ int server_init(struct server *srv, const struct server_config *cfg,
   srv->user_store = creds->user_store;
   creds->tls = NULL;
   creds->user_store = NULL;
+  srv->policy = policy;
+  srv->started = time(NULL);
   srv->listen_fd = srv->sig_fd = srv->epfd = -1;
   srv->tun.fd = -1;
   srv->listen_ev.kind = EV_LISTEN;
@@ -122,6 +125,7 @@ int server_init(struct server *srv, const struct server_config *cfg,
     if (srv->listen_fd >= 0) log_err("event setup: %s", strerror(errno));
     return 0;
   }
+  if (!control_open(srv)) return 0;
   if (cfg->has_udp_listen)
     log_warn("udp_listen: the UDP data channel is not available in this version; "
              "data uses the TLS stream");
@@ -196,7 +200,9 @@ static void on_signal(struct server *srv) {
   struct signalfd_siginfo si;
   while (read(srv->sig_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
     if (si.ssi_signo == SIGHUP) {
-      log_info("SIGHUP: reloading is not available in this version; ignored");
+      /* Not now: a reload may close sessions that later events of this
+       * epoll batch still point to. */
+      srv->reload_pending = 1;
     } else {
       log_info("%s: shutting down", si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
       srv->stopping = 1;
@@ -221,6 +227,8 @@ int server_run(struct server *srv) {
         case EV_LISTEN: accept_clients(srv); break;
         case EV_TUN: forward_from_tun(srv); break;
         case EV_SIGNAL: on_signal(srv); break;
+        case EV_CONTROL:
+        case EV_CONTROL_CONN: control_on_event(srv, src, evs[i].events); break;
         case EV_SESSION:
           /* Only a session's own handler closes it during the batch, so no
            * later event of this batch refers to a freed session. */
@@ -229,6 +237,12 @@ int server_run(struct server *srv) {
       }
     }
     flush_dirty(srv);
+    if (srv->reload_pending) {
+      char msg[1024];
+      srv->reload_pending = 0;
+      log_info("SIGHUP: reloading the CRLs and the policy");
+      server_reload(srv, "signal", msg, sizeof(msg));
+    }
     zt_timers_run(&srv->timers, srv->now_ms);
   }
   return 0;
@@ -237,23 +251,28 @@ int server_run(struct server *srv) {
 void server_free(struct server *srv) {
   while (srv->sessions)
     session_close(srv->sessions, ZT_REASON_SHUTDOWN, "server shutting down");
+  control_close(srv);
   if (srv->listen_fd >= 0) close(srv->listen_fd);
   if (srv->sig_fd >= 0) close(srv->sig_fd);
   if (srv->epfd >= 0) close(srv->epfd);
   tun_close(&srv->tun);
   SSL_CTX_free(srv->tls);
   X509_STORE_free(srv->user_store);
+  policy_free(srv->policy);
   zt_pool_free(&srv->pool);
   zt_timers_free(&srv->timers);
   free(srv->by_index);
   free(srv->pkt);
   const struct server_counters *c = &srv->counters;
   log_info("stopped: %llu connections, %llu admitted, %llu refused at accept, "
-           "drops: spoofed %llu, malformed %llu, no-session %llu, queue-full %llu",
+           "drops: spoofed %llu, malformed %llu, no-session %llu, queue-full %llu, "
+           "policy %llu, unsolicited %llu",
            (unsigned long long)c->connections, (unsigned long long)c->admitted,
            (unsigned long long)c->refused,
            (unsigned long long)c->drops[DROP_SPOOFED_SOURCE],
            (unsigned long long)c->drops[DROP_MALFORMED],
            (unsigned long long)c->drops[DROP_NO_SESSION],
-           (unsigned long long)c->drops[DROP_QUEUE_FULL]);
+           (unsigned long long)c->drops[DROP_QUEUE_FULL],
+           (unsigned long long)c->drops[DROP_POLICY],
+           (unsigned long long)c->drops[DROP_UNSOLICITED]);
 }

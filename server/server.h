@@ -3,11 +3,14 @@
 #ifndef ZTVPN_SERVER_H
 #define ZTVPN_SERVER_H
 
+#include <time.h>
+
 #include <openssl/ssl.h>
 
 #include "config.h"
 #include "counters.h"
 #include "credentials.h"
+#include "policy.h"
 #include "pool.h"
 #include "session.h"
 #include "timers.h"
@@ -24,6 +27,8 @@ struct server {
   struct tun_dev tun;
   SSL_CTX *tls;
   X509_STORE *user_store;
+  struct policy *policy;        /* in force; replaced whole by a reload */
+  struct server_control *ctl;   /* control socket, NULL without one */
   struct zt_pool pool;          /* indices for pool4 (and pool6 alike) */
   struct session **by_index;    /* pool index -> established session */
   struct zt_timers timers;
@@ -33,14 +38,20 @@ struct server {
   struct session *dirty;        /* sessions with output queued this batch */
   uint64_t now_ms;              /* clock of the current loop iteration */
   int stopping;
+  int reload_pending;           /* SIGHUP seen: reload after this batch */
   struct server_counters counters;
+  time_t started;               /* wall clock, for status */
+  uint64_t reloads, reload_failures;
+  uint64_t generation;          /* bumped by every reload that took effect */
+  time_t last_reload;           /* 0 before the first */
+  int last_reload_ok;
   uint8_t *pkt;                 /* one TUN packet */
 };
 
-/* server_init opens the listener and the TUN device; it takes over |creds|.
- * Returns 1, or 0 after logging why. */
+/* server_init opens the listener and the TUN device; it takes over |creds|
+ * and |policy| (also on failure). Returns 1, or 0 after logging why. */
 int server_init(struct server *srv, const struct server_config *cfg,
-                struct server_creds *creds);
+                struct server_creds *creds, struct policy *policy);
 /* server_run serves until SIGTERM/SIGINT. Returns the exit code. */
 int server_run(struct server *srv);
 /* server_free closes every session with a reason and releases everything. */
@@ -49,6 +60,17 @@ void server_free(struct server *srv);
 /* server_session_for_addr finds the established session holding tunnel
  * address |ip|: O(1) through the pool index. */
 struct session *server_session_for_addr(struct server *srv, const struct zt_ip *ip);
+
+/* server_reload re-reads the CRLs and the policy. Both are validated
+ * completely before they replace the ones in force, together; on any error
+ * nothing changes. Then every established session is re-evaluated: one
+ * whose certificate no longer verifies or whose pair is no longer admitted
+ * is closed with the reason; the others get their recompiled policy, and
+ * their flows that it no longer allows are dropped. |msg| receives a
+ * one-line summary (or the error as "FILE:LINE: message"); |trigger|
+ * ("signal", "control") goes into the audit record. Returns 1 when
+ * the new configuration is in force, 0 when the old one stayed. */
+int server_reload(struct server *srv, const char *trigger, char *msg, size_t msglen);
 
 /* server_mark_dirty queues |s| for a flush at the end of the batch. */
 void server_mark_dirty(struct server *srv, struct session *s);

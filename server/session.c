@@ -28,7 +28,8 @@ const char *drop_reason_name(enum drop_reason r) {
   static const char *const names[DROP_MAX] = {
       [DROP_SPOOFED_SOURCE] = "spoofed-source", [DROP_MALFORMED] = "malformed",
       [DROP_NO_SESSION] = "no-session",         [DROP_QUEUE_FULL] = "queue-full",
-      [DROP_TUN_WRITE] = "tun-write"};
+      [DROP_TUN_WRITE] = "tun-write",           [DROP_POLICY] = "policy",
+      [DROP_UNSOLICITED] = "unsolicited",       [DROP_FLOWS_FULL] = "flows-full"};
   return r < DROP_MAX ? names[r] : "?";
 }
 
@@ -49,9 +50,23 @@ static void arm_timer(struct session *s) {
     uint64_t dead = s->last_rx_ms + ka * ZT_DEAD_FACTOR;
     uint64_t ping = s->last_tx_ms + ka;
     when = dead < ping ? dead : ping;
+    if (s->expires_ms < when) when = s->expires_ms;
   }
   zt_timer_arm(&s->srv->timers, &s->timer, when);
 }
+
+void session_set_expiry(struct session *s) {
+  /* notAfter is wall-clock time, the timers are monotonic: convert now, and
+   * again at each reload in case the wall clock was stepped. */
+  time_t now = time(NULL);
+  const struct zt_identity *first =
+      s->user.not_after < s->device.not_after ? &s->user : &s->device;
+  s->expiring = first == &s->user ? "user" : "device";
+  time_t left = first->not_after - now;
+  s->expires_ms = s->srv->now_ms + (left > 0 ? (uint64_t)left * 1000ull : 0);
+}
+
+void session_arm_timer(struct session *s) { arm_timer(s); }
 
 struct session *session_accept(struct server *srv, int fd,
                                const struct sockaddr *peer) {
@@ -63,6 +78,7 @@ struct session *session_accept(struct server *srv, int fd,
   s->ev.kind = EV_SESSION;
   s->srv = srv;
   s->id = ++srv->next_id;
+  s->generation = srv->generation;
   s->state = SS_HANDSHAKE;
   s->since = time(NULL);
   zt_sockaddr_format(peer, s->peer, sizeof(s->peer));
@@ -163,6 +179,10 @@ static void session_teardown(struct session *s, uint16_t code, const char *why,
   if (s->next) s->next->prev = s->prev;
   srv->nsessions--;
   zt_conn_free(&s->conn);
+  sk_X509_pop_free(s->device_chain, X509_free);
+  sk_X509_pop_free(s->user_chain, X509_free);
+  acl_free(s->acl);
+  ct_free(&s->ct);
   OPENSSL_cleanse(s, sizeof(*s));
   free(s);
 }
@@ -176,6 +196,13 @@ static void session_timer(void *arg) {
   uint64_t now = s->srv->now_ms;
   if (s->state != SS_ESTABLISHED) {
     session_close(s, ZT_REASON_TIMEOUT, "handshake not completed in time");
+    return;
+  }
+  if (now >= s->expires_ms) {
+    char why[64];
+    snprintf(why, sizeof(why), "%s certificate expired", s->expiring);
+    s->srv->counters.revoked++;
+    session_close(s, ZT_REASON_REVOKED, why);
     return;
   }
   uint64_t ka = s->srv->cfg->keepalive * 1000ull;
@@ -219,6 +246,12 @@ static int handshake_done(struct session *s) {
   int leaf_ok = cert && zt_leaf_check(cert, err, sizeof(err));
   int ok = leaf_ok && zt_identity_from_cert(cert, &s->device, err, sizeof(err));
   X509_free(cert);
+  if (ok) {
+    STACK_OF(X509) *chain = SSL_get_peer_full_cert_chain(s->conn.ssl);
+    s->device_chain = chain ? X509_chain_up_ref(chain) : NULL;
+    ok = s->device_chain != NULL;
+    if (!ok) snprintf(err, sizeof(err), "cannot keep the certificate chain");
+  }
   s->state = SS_AWAIT_PROOF;
   if (!zt_tls_alpn_ok(s->conn.ssl)) {
     session_close(s, ZT_REASON_PROTOCOL, "client did not negotiate " ZT_ALPN);
@@ -234,6 +267,42 @@ static int handshake_done(struct session *s) {
   log_debug("session %llu: device %s verified", (unsigned long long)s->id,
             s->device.name);
   return 1;
+}
+
+/* Appends |p| to the routes of |a| unless it is there already. */
+static void add_route(struct zt_admit *a, const struct zt_prefix *p) {
+  for (size_t i = 0; i < a->nroutes; i++)
+    if (a->routes[i].family == p->family && a->routes[i].len == p->len &&
+        memcmp(a->routes[i].addr, p->addr, 16) == 0)
+      return;
+  if (a->nroutes < ZT_MAX_ROUTES) a->routes[a->nroutes++] = *p;
+}
+
+/* The routes pushed: a full tunnel, or what the pair's policy lets it reach
+ * (split tunnel per identity) plus tunnel.routes when a policy file is in
+ * use (so that traffic to the rest of the corporate network enters the
+ * tunnel, where the policy drops and counts it, rather than leaking onto the
+ * local network). IPv6 routes only with an IPv6 tunnel address. */
+static void fill_routes(struct session *s, struct zt_admit *a) {
+  const struct server_config *cfg = s->srv->cfg;
+  struct zt_prefix got[ZT_MAX_ROUTES];
+  a->nroutes = 0;
+  if (cfg->full_tunnel) {
+    struct zt_prefix any = {.family = AF_INET};
+    add_route(a, &any);
+    any.family = AF_INET6;
+    if (cfg->has_pool6) add_route(a, &any);
+    return;
+  }
+  size_t room = ZT_MAX_ROUTES - (cfg->has_policy ? cfg->nroutes : 0);
+  size_t n4 = acl_routes(s->acl, AF_INET, got, cfg->has_pool6 ? room / 2 : room);
+  for (size_t i = 0; i < n4; i++) add_route(a, &got[i]);
+  if (cfg->has_pool6) {
+    size_t n6 = acl_routes(s->acl, AF_INET6, got, room - n4);
+    for (size_t i = 0; i < n6; i++) add_route(a, &got[i]);
+  }
+  for (size_t i = 0; cfg->has_policy && i < cfg->nroutes; i++)
+    if (cfg->routes[i].family == AF_INET || cfg->has_pool6) add_route(a, &cfg->routes[i]);
 }
 
 /* Fills the tunnel parameters for |s|, whose pool index is allocated. */
@@ -254,8 +323,7 @@ static void fill_admit(struct session *s, struct zt_admit *a) {
   a->mtu = (uint16_t)cfg->mtu;
   a->keepalive = (uint16_t)cfg->keepalive;
   a->session_id = s->id;
-  a->nroutes = cfg->nroutes;
-  memcpy(a->routes, cfg->routes, cfg->nroutes * sizeof(a->routes[0]));
+  fill_routes(s, a);
   a->ndns = cfg->ndns;
   memcpy(a->dns, cfg->dns, cfg->ndns * sizeof(a->dns[0]));
   a->ndomains = cfg->ndomains;
@@ -271,6 +339,11 @@ static int admit(struct session *s) {
   CBB cbb;
   if (srv->nsessions - srv->nhandshakes >= srv->cfg->max_sessions) {
     session_close(s, ZT_REASON_NO_ADDRESS, "the concentrator is full (max_sessions)");
+    return 0;
+  }
+  if (!(s->acl = acl_compile(srv->policy, &s->user, &s->device)) ||
+      !ct_init(&s->ct, CT_DEFAULT_MAX)) {
+    session_close(s, ZT_REASON_INTERNAL, "cannot compile the policy of this session");
     return 0;
   }
   if (!zt_pool_alloc(&srv->pool, &s->pool_index)) {
@@ -298,6 +371,7 @@ static int admit(struct session *s) {
   srv->nhandshakes--;
   srv->counters.admitted++;
   s->last_rx_ms = srv->now_ms;
+  session_set_expiry(s);
   audit_admit(s);
   if (!session_flush(s)) return 0;
   arm_timer(s);
@@ -312,9 +386,16 @@ static int on_user_proof(struct session *s, CBS body) {
     session_close(s, ZT_REASON_INTERNAL, "cannot derive the TLS exporter");
     return 0;
   }
-  uint16_t code = admission_check_proof(s->srv->user_store, exporter, body,
-                                        &s->user, why, sizeof(why));
+  uint16_t code = admission_check_proof_chain(s->srv->user_store, exporter, body,
+                                              &s->user, &s->user_chain, why,
+                                              sizeof(why));
   OPENSSL_cleanse(exporter, sizeof(exporter));
+  /* A reload since the TLS handshake may have revoked the device. */
+  if (code == 0 && s->generation != s->srv->generation)
+    code = admission_recheck(SSL_CTX_get_cert_store(s->srv->tls), s->device_chain,
+                             "device", why, sizeof(why));
+  if (code == 0 && !policy_admits(s->srv->policy, &s->user, &s->device, why, sizeof(why)))
+    code = ZT_REASON_POLICY;
   if (code != 0) {
     session_close(s, code, why);
     return 0;

@@ -6,8 +6,12 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include <openssl/x509.h>
+
+#include "acl.h"
 #include "addr.h"
 #include "conn.h"
+#include "conntrack.h"
 #include "counters.h"
 #include "identity.h"
 #include "timers.h"
@@ -21,7 +25,7 @@ enum session_state {
 };
 
 /* What an epoll event refers to: the first member of each owner. */
-enum ev_kind { EV_LISTEN, EV_TUN, EV_SIGNAL, EV_SESSION };
+enum ev_kind { EV_LISTEN, EV_TUN, EV_SIGNAL, EV_SESSION, EV_CONTROL, EV_CONTROL_CONN };
 struct ev_source {
   enum ev_kind kind;
 };
@@ -35,14 +39,22 @@ struct session {
   char peer[64];             /* "ADDR:PORT" of the client */
   struct zt_identity device; /* valid from SS_AWAIT_PROOF on */
   struct zt_identity user;   /* valid in SS_ESTABLISHED */
+  /* The verified chains (leaf first), kept to verify them again against
+   * fresh CRLs at each reload. */
+  STACK_OF(X509) *device_chain, *user_chain;
+  struct acl *acl;           /* the pair's compiled policy, SS_ESTABLISHED */
+  struct conntrack ct;       /* its flows, SS_ESTABLISHED */
   uint32_t pool_index;       /* held while SS_ESTABLISHED */
   struct zt_ip addr4, addr6;
   int has_addr6;
   struct zt_timer timer;
   uint64_t deadline_ms;      /* end of the handshake allowance */
+  uint64_t expires_ms;       /* the earlier notAfter of the two certificates */
+  const char *expiring;      /* "user" or "device": whose notAfter that is */
+  uint64_t generation;       /* srv->generation (reload count) at accept */
   uint64_t last_rx_ms, last_tx_ms;
   time_t since;
-  uint64_t pkts_in, pkts_out;
+  uint64_t pkts_in, pkts_out; /* in: from the client to the network */
   uint64_t drops[DROP_MAX];
   uint64_t drop_log_ms;      /* rate limit for drop log lines */
   uint32_t epoll_events;
@@ -67,6 +79,13 @@ void session_close(struct session *s, uint16_t code, const char *why);
 /* session_flush sends queued output and adjusts epoll interest; on a
  * write failure it closes |s| and returns 0. */
 int session_flush(struct session *s);
+
+/* session_set_expiry computes when the first of the session's two
+ * certificates expires (the session is closed then) from the wall clock. */
+void session_set_expiry(struct session *s);
+
+/* session_arm_timer re-arms |s|'s timer after a change of its deadlines. */
+void session_arm_timer(struct session *s);
 
 /* session_count_drop counts a dropped packet and logs it, rate-limited. */
 void session_count_drop(struct session *s, enum drop_reason r);

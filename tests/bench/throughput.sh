@@ -1,8 +1,10 @@
 #!/bin/bash
 # throughput.sh: TCP throughput from a laptop to corp with iperf3, through
 # ztvpn and, in the same run and topology, with plain routing (no tunnel),
-# in both directions. Prints Mbit/s and the tunnel/plain ratio; it does not
-# judge the numbers.
+# in both directions; through ztvpn twice: with the implicit allow-all
+# policy (no policy file) and with a 1,000-rule policy file enforced on
+# every packet (connection tracking included). Prints Mbit/s and the
+# tunnel/plain ratios; it does not judge the numbers.
 #
 #   sudo tests/bench/throughput.sh
 #
@@ -77,8 +79,46 @@ start_client client "$NS_L1" "$ZT_TMP/laptop1/client.conf" ||
 route_dev "$NS_L1" 198.51.100.0/24 ztvpn0 || bail "198.51.100.0/24 is not routed via ztvpn0"
 vpn_up=$(iperf vpn-up)
 vpn_down=$(iperf vpn-down -R)
+bg_stop client
+bg_stop server
+bg_forget client
+bg_forget server
+
+# A policy of 1,000 rules: 800 for other users and groups, 199 that apply to
+# alice on laptop-042 (ports on single hosts), one deny, and the rule that
+# lets iperf3 through; the decision per packet must not care how many.
+write_policy() {
+	local i
+	echo 'rules = ('
+	for ((i = 1; i <= 800; i++)); do
+		printf '  { name = "other-%d"; users = [ "group:team-%d" ]; devices = [ "*" ]; allow = [ "198.51.100.%d tcp/%d" ]; },\n' \
+			"$i" "$i" $((i % 250 + 1)) $((10000 + i))
+	done
+	for ((i = 1; i <= 199; i++)); do
+		printf '  { name = "alice-%d"; users = [ "alice" ]; devices = [ "*" ]; allow = [ "198.51.100.%d/32 tcp/%d,%d udp/%d" ]; },\n' \
+			"$i" $((i % 250 + 1)) $((20000 + i)) $((30000 + i)) $((40000 + i))
+	done
+	echo '  { name = "no-ssh"; users = [ "*" ]; devices = [ "*" ]; deny = [ "198.51.100.0/24 tcp/22" ]; },'
+	echo '  { name = "iperf"; users = [ "alice" ]; devices = [ "laptop-042" ]; allow = [ "198.51.100.0/24 tcp/5201 icmp" ]; }'
+	echo ');'
+}
+write_policy >"$ZT_TMP/gw/policy.conf"
+write_server_conf "$ZT_TMP/gw/server.conf" 'policy = "policy.conf";'
+log "through ztvpn with a 1,000-rule policy enforced on every packet"
+start_server server || bail "ztvpn-server did not start with the policy"
+start_client client "$NS_L1" "$ZT_TMP/laptop1/client.conf" ||
+	bail "the tunnel did not come up with the policy"
+pol_up=$(iperf pol-up)
+pol_down=$(iperf pol-down -R)
 
 printf '\nTCP throughput, iperf3, %d s per run (Mbit/s)\n' "$secs"
-printf '%-24s %14s %14s %8s\n' direction "plain routing" "through ztvpn" ratio
-printf '%-24s %14s %14s %8s\n' "laptop -> corp" "$plain_up" "$vpn_up" "$(ratio "$vpn_up" "$plain_up")"
-printf '%-24s %14s %14s %8s\n' "corp -> laptop (-R)" "$plain_down" "$vpn_down" "$(ratio "$vpn_down" "$plain_down")"
+printf '%-22s %10s %12s %8s %14s %8s\n' direction "plain" "allow-all" ratio "1,000 rules" "ratio"
+for dir in up down; do
+	if [[ $dir == up ]]; then
+		label="laptop -> corp" p=$plain_up v=$vpn_up e=$pol_up
+	else
+		label="corp -> laptop (-R)" p=$plain_down v=$vpn_down e=$pol_down
+	fi
+	printf '%-22s %10s %12s %8s %14s %8s\n' "$label" "$p" "$v" "$(ratio "$v" "$p")" \
+		"$e" "$(ratio "$e" "$v")"
+done

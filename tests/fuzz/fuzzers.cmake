@@ -38,6 +38,7 @@ zt_fuzzer(admit)
 zt_fuzzer(reason)
 zt_fuzzer(packet)
 zt_fuzzer(conf RUNS 10000) # a file write and a libconfig parse per input
+zt_fuzzer(control)
 
 # Harnesses for the parsers of server/ and client/: the same zt_fuzzer
 # blocks, linked with the program's library as well.
@@ -52,3 +53,5 @@ zt_fuzzer(admission)
 target_link_libraries(fuzz_admission PRIVATE ztserver)
 target_compile_definitions(fuzz_admission PRIVATE
   ZT_FUZZ_DATA="${CMAKE_CURRENT_SOURCE_DIR}/fuzz/data")
+zt_fuzzer(policy RUNS 10000) # policy_load on any file; the query and identity parsers
+target_link_libraries(fuzz_policy PRIVATE ztserver)

@@ -116,6 +116,57 @@ write("packet", "v4-options", ipv4(pattern(8, 12), ihl=6, proto=1))
 write("packet", "v6-icmp", ipv6(pattern(16, 13)))
 write("packet", "v4-header-only", ipv4(b"", proto=6))
 
+
+# Transport headers, as zt_pkt_parse reads them for policy and conntrack.
+def tcp(sport, dport, flags):
+    return u16(sport) + u16(dport) + struct.pack(">II", 100, 200) + u8(0x50) + u8(flags) + \
+        u16(65535) + u16(0) + u16(0)
+
+
+def udp(sport, dport, data=b"data"):
+    return u16(sport) + u16(dport) + u16(8 + len(data)) + u16(0) + data
+
+
+def icmp(t, code, word, body=b""):
+    return u8(t) + u8(code) + u16(0) + struct.pack(">I", word) + body
+
+
+def ext(nh, body=b"\0" * 6):
+    # hop-by-hop, routing or destination options: next header, length in
+    # 8-byte units after the first 8, then the rest
+    return u8(nh) + u8((len(body) + 2) // 8 - 1) + body
+
+
+def frag6(nh, offset, more=0):
+    return u8(nh) + u8(0) + u16(offset << 3 | more) + struct.pack(">I", 0x1234)
+
+
+def ipv4_frag(payload, proto, frag):
+    p = bytearray(ipv4(payload, proto=proto))
+    p[6:8] = u16(frag)
+    return bytes(p)
+
+
+write("packet", "v4-tcp-syn", ipv4(tcp(40000, 443, 0x02), proto=6))
+write("packet", "v4-udp-dns", ipv4(udp(5353, 53), proto=17))
+write("packet", "v4-echo", ipv4(icmp(8, 0, 0x04D20007, b"ping"), proto=1))
+write("packet", "v4-later-fragment", ipv4_frag(udp(5353, 53), 17, 0x2000 | 185))
+write("packet", "v6-tcp", ipv6(tcp(40000, 22, 0x12), nh=6))
+write("packet", "v6-echo", ipv6(icmp(128, 0, 0xBEEF0001), nh=58))
+write("packet", "v6-ext-chain", ipv6(ext(60) + ext(44, b"\0" * 14) + frag6(6, 0, 1) +
+                                     tcp(40000, 443, 0x10), nh=0))
+write("packet", "v6-later-fragment", ipv6(frag6(17, 185) + udp(5353, 53), nh=44))
+write("packet", "v6-ah", ipv6(u8(6) + u8(4) + b"\0" * 22 + tcp(1, 2, 0x10), nh=51))
+# one byte short of the ports (TCP needs 14, UDP 8)
+write("packet", "v4-tcp-short", ipv4(tcp(40000, 443, 0x02)[:13], proto=6))
+write("packet", "v6-udp-short", ipv6(udp(5353, 53)[:7], nh=17))
+quoted4 = ipv4(udp(40000, 53), proto=17)
+write("packet", "v4-error-udp", ipv4(icmp(3, 3, 0, quoted4), proto=1))
+write("packet", "v4-error-echo", ipv4(icmp(11, 0, 0, ipv4(icmp(8, 0, 0x00070001), proto=1)),
+                                      proto=1))
+quoted6 = ipv6(tcp(40000, 443, 0x18) + b"x" * 64, nh=6)
+write("packet", "v6-error-tcp", ipv6(icmp(2, 0, 1280, quoted6[:48]), nh=58))
+
 # Configuration files, as the gateway and the client read them.
 write("conf", "server", b"""# gateway
 listen = "0.0.0.0:8443";

@@ -15,6 +15,7 @@ set(ZT_INTEGRATION_TESTS
   ipv6
   keepalive
   limits
+  ctl
 )
 foreach(name IN LISTS ZT_INTEGRATION_TESTS)
   add_test(NAME integration.${name}

@@ -87,13 +87,42 @@ static void test_admit(void **state) {
   const char *l = capture_end();
   assert_string_equal(l, "ztvpn-server: info: audit event=admit session=42 "
                          "user=\"alice\" device=\"laptop-042\" addr4=100.64.0.2 "
-                         "endpoint=192.0.2.2:52804 user_serial=2002 device_serial=1001");
+                         "endpoint=192.0.2.2:52804 user_serial=2002 device_serial=1001 "
+                         "user_groups=\"\" device_groups=\"\"");
+  s->user.ngroups = 2;
+  snprintf(s->user.groups[0], sizeof(s->user.groups[0]), "engineering");
+  snprintf(s->user.groups[1], sizeof(s->user.groups[1]), "on\"call");
+  s->device.ngroups = 1;
+  snprintf(s->device.groups[0], sizeof(s->device.groups[0]), "managed");
+  capture_start();
+  audit_admit(s);
+  l = capture_end();
+  tu_assert_contains(l, " user_groups=\"engineering,on\\\"call\" device_groups=\"managed\"");
   s->has_addr6 = 1;
   assert_true(zt_ip_parse("fd00:5a::2", &s->addr6));
   capture_start();
   audit_admit(s);
   l = capture_end();
   tu_assert_contains(l, " addr4=100.64.0.2 addr6=fd00:5a::2 endpoint=");
+}
+
+static void test_kill_and_reload(void **state) {
+  (void)state;
+  struct session *s = session_new();
+  capture_start();
+  audit_kill(s, "control");
+  const char *l = capture_end();
+  assert_string_equal(l, "ztvpn-server: info: audit event=kill session=42 user=\"alice\" "
+                         "device=\"laptop-042\" by=control");
+  capture_start();
+  audit_reload(0, "signal", "policy.conf:3: syntax error \"here\"");
+  l = capture_end();
+  assert_string_equal(l, "ztvpn-server: info: audit event=reload result=failed "
+                         "trigger=signal detail=\"policy.conf:3: syntax error \\\"here\\\"\"");
+  capture_start();
+  audit_reload(1, "control", "ok");
+  l = capture_end();
+  tu_assert_contains(l, "event=reload result=ok trigger=control detail=\"ok\"");
 }
 
 static void test_reject_quotes_detail(void **state) {
@@ -189,7 +218,8 @@ static void test_level(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_admit),        cmocka_unit_test(test_reject_quotes_detail),
+      cmocka_unit_test(test_admit),        cmocka_unit_test(test_kill_and_reload),
+      cmocka_unit_test(test_reject_quotes_detail),
       cmocka_unit_test(test_names_quoted), cmocka_unit_test(test_end_counters),
       cmocka_unit_test(test_long_detail),  cmocka_unit_test(test_level),
   };

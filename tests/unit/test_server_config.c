@@ -43,6 +43,7 @@ static const char *const base[] = {
     /* 22 */ "handshake_timeout = 7;",
     /* 23 */ "max_sessions = 99;",
     /* 24 */ "control_socket = \"run/server.sock\";",
+    /* 25 */ "policy = \"policies/policy.conf\";",
 };
 #define NBASE (sizeof(base) / sizeof(base[0]))
 
@@ -135,6 +136,21 @@ static void test_full_config(void **state) {
   assert_string_equal(c->domains[0], "corp.example");
   assert_string_equal(c->domains[1], "eng.corp.example");
   assert_dir_path(f, c->control_socket, "run/server.sock");
+  assert_int_equal(c->has_policy, 1);
+  assert_dir_path(f, c->policy, "policies/policy.conf");
+  assert_int_equal(c->full_tunnel, 0);
+  /* the policy file is checked like every other file the config names */
+  int named = 0;
+  for (size_t i = 0; i < c->files.n; i++)
+    named += strcmp(c->files.f[i].path, c->policy) == 0;
+  assert_int_equal(named, 1);
+}
+
+static void test_full_tunnel(void **state) {
+  struct fixture *f = *state;
+  const struct ct_edit on = {20, 20, "  keepalive = 15; full_tunnel = true;"};
+  if (!load_edit(f, &on)) fail_msg("%s", f->err);
+  assert_int_equal(f->cfg.full_tunnel, 1);
 }
 
 static void test_defaults(void **state) {
@@ -162,6 +178,8 @@ static void test_defaults(void **state) {
   assert_int_equal(c->ndns, 0);
   assert_int_equal(c->ndomains, 0);
   assert_string_equal(c->control_socket, "");
+  assert_int_equal(c->has_policy, 0);
+  assert_int_equal(c->full_tunnel, 0);
 }
 
 /* A file named without a directory: paths stay relative to the working
@@ -217,7 +235,7 @@ static const struct err_case err_cases[] = {
     /* syntax and unknown settings */
     {"syntax", {12, 12, "  mtu = = 1380;"}, 12, "syntax error"},
     /* libconfig names the line after the last one: the end of the file */
-    {"unterminated group", {21, 21, NULL}, 24, "syntax error"},
+    {"unterminated group", {21, 21, NULL}, 25, "syntax error"},
     {"unknown top", {23, 23, "max_session = 99;"}, 23, "unknown setting 'max_session'"},
     {"unknown tls", {5, 5, "  privatekey = \"k\";"}, 5, "unknown setting 'privatekey'"},
     {"unknown tunnel", {20, 20, "  keep_alive = 15;"}, 20, "unknown setting 'keep_alive'"},
@@ -318,8 +336,9 @@ static const struct err_case err_cases[] = {
      "listen must be ADDRESS:PORT"},
     {"interface long", {11, 11, "  interface = \"zt-0123456789abc\";"}, 11,
      "interface name longer than 15 characters"},
-    {"policy", {25, 24, "policy = \"policy.conf\";"}, 25,
-     "policy files are not supported"},
+    {"full_tunnel type", {20, 20, "  full_tunnel = 1;"}, 20,
+     "'full_tunnel' must be true or false"},
+    {"policy type", {25, 25, "policy = [ \"a.conf\" ];"}, 25, "'policy' must be a string"},
 };
 
 static void test_errors(void **state) {
@@ -427,9 +446,12 @@ static void test_check_files(void **state) {
   tu_write_str(&f->dir, "user-ca.crt", "x", p);
   tu_write_str(&f->dir, "device-ca.crl", "x", p);
   tu_write_str(&f->dir, "crl/user-ca.crl", "x", crl);
+  tu_path(&f->dir, "policies", p);
+  assert_int_equal(mkdir(p, 0700), 0);
+  tu_write_str(&f->dir, "policies/policy.conf", "x", p);
   const struct ct_edit local_ca = {7, 7, "  user_ca = \"user-ca.crt\";"};
   if (!load_edit(f, &local_ca)) fail_msg("%s", f->err);
-  assert_int_equal(f->cfg.files.n, 6);
+  assert_int_equal(f->cfg.files.n, 7);
   if (!zt_conf_check_files(&f->cfg.files, f->err, sizeof(f->err))) fail_msg("%s", f->err);
 
   assert_int_equal(chmod(key, 0644), 0);
@@ -472,7 +494,7 @@ static void test_short_err_buffer(void **state) {
 int main(void) {
 #define T(t) cmocka_unit_test_setup_teardown(t, setup, teardown)
   const struct CMUnitTest tests[] = {
-      T(test_full_config),    T(test_defaults),       T(test_relative_config_path),
+      T(test_full_config),    T(test_full_tunnel),    T(test_defaults),       T(test_relative_config_path),
       T(test_errors),         T(test_edges_accepted), T(test_missing_file),
       T(test_include),        T(test_check_files),    T(test_short_err_buffer),
   };

@@ -1,0 +1,1034 @@
+/* The compiled policy of one (user, device) pair: four path-compressed
+ * binary tries (out/in x IPv4/IPv6) whose service sets are pushed down at
+ * compile time, so that a lookup is one walk down the address bits and one
+ * or two binary searches in a port set.
+ *
+ * Compiling happens in two steps. The build step inserts the prefixes into
+ * roomy nodes and pushes each node's sets down to its descendants. The
+ * freeze step then lays the tries out for lookups: compact nodes per family
+ * (16 bytes for IPv4, 32 for IPv6) in one array each, numbered depth first
+ * so that a node's first child follows it in memory; the (allow, deny) set
+ * pair of a node as one id; and, for large tries, a jump table indexed by
+ * the address bits just below the root's prefix that leads straight to
+ * the deepest node covering that block. The walk is then a handful of
+ * nodes whatever the number of rules.
+ *
+ * Sets are hash-consed: two nodes with the same final set (the common case
+ * once ancestors' sets are pushed down) share one, and so do equal pairs. */
+#include "acl.h"
+
+#include <netinet/in.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Tries, by direction and family. */
+enum { T_OUT4, T_OUT6, T_IN4, T_IN6, T_COUNT };
+
+/* A Patricia trie has strictly growing prefix lengths along a path. */
+#define TRIE_DEPTH_MAX 129
+
+/* Frozen nodes pack the prefix length (8 bits), the route flag and the set
+ * pair id into one word. */
+#define META_LEN(m) ((m) & 0xffu)
+#define META_ROUTE 0x100u
+#define META_PAIR(m) ((m) >> 9)
+#define PAIR_MAX ((1u << 23) - 1)
+
+/* Jump tables: only for tries of at least 2^JUMP_MIN_BITS nodes, at most
+ * 2^JUMP_MAX_BITS entries, and never more entries than the trie has nodes. */
+#define JUMP_MIN_BITS 8
+#define JUMP_MAX_BITS 16
+
+struct acl_range {
+  uint16_t lo, hi;
+};
+
+/* A service set. Canonical: with |any| set everything else is clear, and
+ * the port ranges are sorted, merged and non-adjacent, so equal sets have
+ * equal representations. Its tcp ranges start at |off| in the range pool,
+ * its udp ranges follow them. Set id 0 is the empty set. */
+struct acl_set {
+  uint32_t off;
+  uint16_t ntcp, nudp; /* at most 32768 ranges fit in the port space */
+  uint8_t any, icmp;
+};
+
+/* The sets that decide at a node; inbound tries use |allow| only. */
+struct acl_pair {
+  uint32_t allow, deny;
+};
+
+/* Node index 0 is unused in both arrays, so 0 means "no child". Keys are
+ * the prefix bits from the top, host bits clear. */
+struct acl_node4 {
+  uint32_t key;
+  uint32_t child[2];
+  uint32_t meta;
+};
+
+struct acl_node6 {
+  uint64_t key[2];
+  uint32_t child[2];
+  uint32_t meta;
+};
+
+struct acl_trie {
+  uint32_t root;
+  uint8_t jshift, jbits; /* the jump table's index: |jbits| bits at |jshift| */
+  uint32_t *jump;        /* node indices, or NULL */
+};
+
+struct acl {
+  struct acl_trie trie[T_COUNT];
+  struct acl_node4 *n4;
+  struct acl_node6 *n6;
+  struct acl_pair *pairs;
+  struct acl_set *sets;
+  struct acl_range *ranges;
+  size_t nn4, nn6, npairs, nsets, nranges;
+};
+
+/* --- keys ----------------------------------------------------------------- */
+
+static unsigned family_bits(int family) {
+  return family == AF_INET ? 32 : family == AF_INET6 ? 128 : 0;
+}
+
+static uint32_t load_be32(const uint8_t *p) {
+  return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static uint64_t load_be64(const uint8_t *p) {
+  return (uint64_t)load_be32(p) << 32 | load_be32(p + 4);
+}
+
+/* Keys while compiling: both families as 128 bits, IPv4 in the top 32. */
+static void key_from_addr(int family, const uint8_t *addr, uint64_t key[2]) {
+  if (family == AF_INET) {
+    key[0] = (uint64_t)load_be32(addr) << 32;
+    key[1] = 0;
+  } else {
+    key[0] = load_be64(addr);
+    key[1] = load_be64(addr + 8);
+  }
+}
+
+static void key_mask(uint64_t key[2], unsigned len) {
+  if (len == 0) {
+    key[0] = key[1] = 0;
+  } else if (len < 64) {
+    key[0] &= ~0ull << (64 - len);
+    key[1] = 0;
+  } else if (len == 64) {
+    key[1] = 0;
+  } else if (len < 128) {
+    key[1] &= ~0ull << (128 - len);
+  }
+}
+
+static unsigned key_bit(const uint64_t key[2], unsigned i) {
+  return i < 64 ? (unsigned)(key[0] >> (63 - i)) & 1 : (unsigned)(key[1] >> (127 - i)) & 1;
+}
+
+/* The length of the common leading bits of |a| and |b|, at most |max|. */
+static unsigned key_common(const uint64_t a[2], const uint64_t b[2], unsigned max) {
+  uint64_t x = a[0] ^ b[0];
+  unsigned c;
+  if (x)
+    c = (unsigned)__builtin_clzll(x);
+  else if ((x = a[1] ^ b[1]) != 0)
+    c = 64 + (unsigned)__builtin_clzll(x);
+  else
+    c = 128;
+  return c < max ? c : max;
+}
+
+/* |bits| (1..32) bits of |key| from bit |at|, where at + bits <= 128. */
+static uint32_t key_window(const uint64_t key[2], unsigned at, unsigned bits) {
+  uint64_t top;
+  if (at == 0)
+    top = key[0];
+  else if (at < 64)
+    top = key[0] << at | key[1] >> (64 - at);
+  else
+    top = key[1] << (at - 64);
+  return (uint32_t)(top >> (64 - bits));
+}
+
+/* --- lookups -------------------------------------------------------------- */
+
+static int ranges_contain(const struct acl_range *r, size_t n, uint16_t port) {
+  size_t lo = 0, hi = n; /* the first range with r.hi >= port lies in [lo, hi] */
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (r[mid].hi < port)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo < n && r[lo].lo <= port;
+}
+
+static int set_matches(const struct acl *a, uint32_t id, const struct policy_query *q,
+                       uint8_t icmp_proto) {
+  const struct acl_set *s = &a->sets[id];
+  if (s->any) return 1;
+  if (q->ipproto == icmp_proto) return s->icmp;
+  if (!q->has_port) return 0;
+  if (q->ipproto == IPPROTO_TCP) return ranges_contain(a->ranges + s->off, s->ntcp, q->port);
+  if (q->ipproto == IPPROTO_UDP)
+    return ranges_contain(a->ranges + s->off + s->ntcp, s->nudp, q->port);
+  return 0;
+}
+
+/* Every node carries its pushed-down sets, so the deepest node covering the
+ * address decides. These return its meta word, or 0 when none covers it
+ * (the empty pair, no route, length 0 decides the same). */
+static uint32_t walk4(const struct acl *a, const struct acl_trie *t, uint32_t key) {
+  uint32_t i = t->root, best = 0;
+  if (i != 0 && t->jump) {
+    const struct acl_node4 *r = &a->n4[i];
+    unsigned len = META_LEN(r->meta);
+    if (len != 0 && ((key ^ r->key) >> (32 - len)) != 0) return 0;
+    i = t->jump[(uint32_t)(key << t->jshift) >> (32 - t->jbits)];
+  }
+  while (i != 0) {
+    const struct acl_node4 *n = &a->n4[i];
+    unsigned len = META_LEN(n->meta);
+    if (len != 0 && ((key ^ n->key) >> (32 - len)) != 0) break;
+    best = n->meta;
+    if (len >= 32) break;
+    i = n->child[(key >> (31 - len)) & 1];
+  }
+  return best;
+}
+
+static int covers6(const struct acl_node6 *n, const uint64_t key[2]) {
+  uint64_t x0 = key[0] ^ n->key[0], x1 = key[1] ^ n->key[1];
+  unsigned len = META_LEN(n->meta);
+  if (len <= 64) return len == 0 || (x0 >> (64 - len)) == 0;
+  return x0 == 0 && (x1 >> (128 - len)) == 0;
+}
+
+static uint32_t walk6(const struct acl *a, const struct acl_trie *t, const uint64_t key[2]) {
+  uint32_t i = t->root, best = 0;
+  if (i != 0 && t->jump) {
+    if (!covers6(&a->n6[i], key)) return 0;
+    i = t->jump[key_window(key, t->jshift, t->jbits)];
+  }
+  while (i != 0) {
+    const struct acl_node6 *n = &a->n6[i];
+    if (!covers6(n, key)) break;
+    best = n->meta;
+    unsigned len = META_LEN(n->meta);
+    if (len >= 128) break;
+    i = n->child[key_bit(key, len)];
+  }
+  return best;
+}
+
+enum policy_verdict acl_check(const struct acl *a, enum policy_dir dir,
+                              const struct policy_query *q) {
+  if (a == NULL || (dir != POLICY_OUT && dir != POLICY_IN)) return PV_DENY;
+  uint32_t meta;
+  uint8_t icmp_proto;
+  if (q->addr.family == AF_INET) {
+    meta = walk4(a, &a->trie[dir == POLICY_OUT ? T_OUT4 : T_IN4], load_be32(q->addr.addr));
+    icmp_proto = IPPROTO_ICMP;
+  } else if (q->addr.family == AF_INET6) {
+    uint64_t key[2] = {load_be64(q->addr.addr), load_be64(q->addr.addr + 8)};
+    meta = walk6(a, &a->trie[dir == POLICY_OUT ? T_OUT6 : T_IN6], key);
+    icmp_proto = IPPROTO_ICMPV6;
+  } else {
+    return PV_DENY;
+  }
+  const struct acl_pair *p = &a->pairs[META_PAIR(meta)];
+  if (set_matches(a, p->deny, q, icmp_proto)) return PV_DENIED;
+  if (set_matches(a, p->allow, q, icmp_proto)) return PV_ALLOW;
+  return PV_DENY;
+}
+
+/* --- set pools (hash-consed) ---------------------------------------------- */
+
+/* A set under construction or being interned. */
+struct svc {
+  uint8_t any, icmp;
+  const struct acl_range *tcp, *udp;
+  size_t ntcp, nudp;
+};
+
+struct set_pool {
+  struct acl_set *sets;
+  size_t nsets, capsets;
+  struct acl_range *ranges;
+  size_t nranges, capranges;
+  uint32_t *slots; /* open addressing over set ids; 0 = free */
+  size_t nslots;
+};
+
+static int grow(void **p, size_t *cap, size_t need, size_t elem) {
+  if (need <= *cap) return 1;
+  size_t n = *cap ? *cap : 16;
+  while (n < need) {
+    if (n > SIZE_MAX / 2 / elem) return 0;
+    n *= 2;
+  }
+  void *q = realloc(*p, n * elem);
+  if (q == NULL) return 0;
+  *p = q;
+  *cap = n;
+  return 1;
+}
+
+/* Pools always hold some room, so that offsets into them never apply to a
+ * null pointer. */
+static int pool_init(struct set_pool *p) {
+  memset(p, 0, sizeof(*p));
+  if (!grow((void **)&p->sets, &p->capsets, 1, sizeof(*p->sets)) ||
+      !grow((void **)&p->ranges, &p->capranges, 1, sizeof(*p->ranges)))
+    return 0;
+  memset(&p->sets[0], 0, sizeof(p->sets[0])); /* id 0: the empty set */
+  p->nsets = 1;
+  return 1;
+}
+
+static void pool_release(struct set_pool *p) {
+  free(p->sets);
+  free(p->ranges);
+  free(p->slots);
+  memset(p, 0, sizeof(*p));
+}
+
+static uint64_t svc_hash(const struct svc *s) {
+  /* FNV-1a: the policy is the administrator's, not an adversary's. */
+  uint64_t h = 0xcbf29ce484222325ull;
+#define MIX(v) (h = (h ^ (uint64_t)(v)) * 0x100000001b3ull)
+  MIX(s->any | s->icmp << 1);
+  MIX(s->ntcp);
+  MIX(s->nudp);
+  for (size_t i = 0; i < s->ntcp; i++) MIX((uint32_t)s->tcp[i].lo << 16 | s->tcp[i].hi);
+  for (size_t i = 0; i < s->nudp; i++) MIX((uint32_t)s->udp[i].lo << 16 | s->udp[i].hi);
+#undef MIX
+  return h ^ (h >> 29);
+}
+
+static int svc_equal(const struct set_pool *p, uint32_t id, const struct svc *s) {
+  const struct acl_set *e = &p->sets[id];
+  return e->any == s->any && e->icmp == s->icmp && e->ntcp == s->ntcp && e->nudp == s->nudp &&
+         (s->ntcp == 0 || memcmp(p->ranges + e->off, s->tcp, s->ntcp * sizeof(*s->tcp)) == 0) &&
+         (s->nudp == 0 ||
+          memcmp(p->ranges + e->off + e->ntcp, s->udp, s->nudp * sizeof(*s->udp)) == 0);
+}
+
+static int pool_rehash(struct set_pool *p) {
+  size_t n = p->nslots ? p->nslots * 2 : 64;
+  uint32_t *slots = calloc(n, sizeof(*slots));
+  if (slots == NULL) return 0;
+  for (uint32_t id = 1; id < p->nsets; id++) {
+    const struct acl_set *e = &p->sets[id];
+    struct svc s = {e->any, e->icmp, p->ranges + e->off, p->ranges + e->off + e->ntcp,
+                    e->ntcp, e->nudp};
+    size_t i = (size_t)svc_hash(&s) & (n - 1);
+    while (slots[i] != 0) i = (i + 1) & (n - 1);
+    slots[i] = id;
+  }
+  free(p->slots);
+  p->slots = slots;
+  p->nslots = n;
+  return 1;
+}
+
+/* pool_intern stores canonical set |s| once and sets |*id| to it. |s| must
+ * not point into |p|'s ranges. Returns 1, or 0 on allocation failure. */
+static int pool_intern(struct set_pool *p, const struct svc *s, uint32_t *id) {
+  if (!s->any && !s->icmp && s->ntcp == 0 && s->nudp == 0) {
+    *id = 0;
+    return 1;
+  }
+  if ((p->nsets + 1) * 2 > p->nslots && !pool_rehash(p)) return 0;
+  size_t i = (size_t)svc_hash(s) & (p->nslots - 1);
+  for (; p->slots[i] != 0; i = (i + 1) & (p->nslots - 1)) {
+    if (svc_equal(p, p->slots[i], s)) {
+      *id = p->slots[i];
+      return 1;
+    }
+  }
+  if (p->nsets >= UINT32_MAX || p->nranges + s->ntcp + s->nudp > UINT32_MAX) return 0;
+  if (!grow((void **)&p->sets, &p->capsets, p->nsets + 1, sizeof(*p->sets)) ||
+      !grow((void **)&p->ranges, &p->capranges, p->nranges + s->ntcp + s->nudp,
+            sizeof(*p->ranges)))
+    return 0;
+  struct acl_set *e = &p->sets[p->nsets];
+  e->off = (uint32_t)p->nranges;
+  e->ntcp = (uint16_t)s->ntcp;
+  e->nudp = (uint16_t)s->nudp;
+  e->any = s->any;
+  e->icmp = s->icmp;
+  if (s->ntcp) memcpy(p->ranges + p->nranges, s->tcp, s->ntcp * sizeof(*s->tcp));
+  p->nranges += s->ntcp;
+  if (s->nudp) memcpy(p->ranges + p->nranges, s->udp, s->nudp * sizeof(*s->udp));
+  p->nranges += s->nudp;
+  *id = (uint32_t)p->nsets++;
+  p->slots[i] = *id;
+  return 1;
+}
+
+/* --- port ranges ------------------------------------------------------------ */
+
+struct range_vec {
+  struct acl_range *v;
+  size_t n, cap;
+};
+
+static int vec_push(struct range_vec *rv, uint16_t lo, uint16_t hi) {
+  if (!grow((void **)&rv->v, &rv->cap, rv->n + 1, sizeof(*rv->v))) return 0;
+  rv->v[rv->n].lo = lo;
+  rv->v[rv->n].hi = hi;
+  rv->n++;
+  return 1;
+}
+
+/* Appends |r| to sorted canonical |out| (r.lo >= the last lo), merging
+ * overlapping and adjacent ranges. |out| has room. */
+static void coalesce(struct acl_range *out, size_t *n, struct acl_range r) {
+  if (*n > 0 && (uint32_t)r.lo <= (uint32_t)out[*n - 1].hi + 1) {
+    if (r.hi > out[*n - 1].hi) out[*n - 1].hi = r.hi;
+    return;
+  }
+  out[(*n)++] = r;
+}
+
+static int cmp_range(const void *x, const void *y) {
+  const struct acl_range *a = x, *b = y;
+  return a->lo != b->lo ? (a->lo < b->lo ? -1 : 1) : (a->hi < b->hi ? -1 : a->hi > b->hi);
+}
+
+/* Sorts and merges |rv| in place into canonical form. */
+static void vec_canon(struct range_vec *rv) {
+  if (rv->n < 2) return;
+  qsort(rv->v, rv->n, sizeof(*rv->v), cmp_range);
+  size_t n = 0;
+  for (size_t i = 0; i < rv->n; i++) coalesce(rv->v, &n, rv->v[i]);
+  rv->n = n;
+}
+
+/* Merges two canonical lists into |out| (room for na + nb). */
+static size_t merge_ranges(const struct acl_range *a, size_t na, const struct acl_range *b,
+                           size_t nb, struct acl_range *out) {
+  size_t i = 0, j = 0, n = 0;
+  while (i < na || j < nb) {
+    if (j >= nb || (i < na && a[i].lo <= b[j].lo))
+      coalesce(out, &n, a[i++]);
+    else
+      coalesce(out, &n, b[j++]);
+  }
+  return n;
+}
+
+/* --- building ------------------------------------------------------------- */
+
+enum entry_kind { K_ALLOW, K_DENY, K_ROUTE }; /* K_ROUTE: a route, no service */
+
+struct pending {
+  uint64_t key[2];
+  uint8_t len;
+  uint8_t kind;
+  uint8_t proto;
+  uint16_t lo, hi;
+};
+
+/* A node while building: own sets (ids in the |own| pool) until the push
+ * down replaces them with final ones (ids in the |final| pool). */
+struct bnode {
+  uint64_t key[2];
+  uint32_t child[2];
+  uint32_t allow, deny;
+  uint8_t len;
+  uint8_t route;
+};
+
+struct builder {
+  uint32_t root[T_COUNT];
+  struct bnode *nodes; /* index 0 unused */
+  size_t nnodes, capnodes;
+  struct set_pool own;   /* each node's own sets, before the push-down */
+  struct set_pool final; /* the sets the acl keeps */
+  struct pending *pend;
+  size_t npend, cappend;
+  struct range_vec tcp[2], udp[2]; /* scratch per kind (allow, deny) */
+  struct range_vec merged;
+};
+
+static int node_new(struct builder *b, const uint64_t key[2], unsigned len, uint32_t *idx) {
+  if (b->nnodes >= UINT32_MAX) return 0;
+  if (!grow((void **)&b->nodes, &b->capnodes, b->nnodes + 1, sizeof(*b->nodes))) return 0;
+  struct bnode *n = &b->nodes[b->nnodes];
+  memset(n, 0, sizeof(*n));
+  n->key[0] = key[0];
+  n->key[1] = key[1];
+  n->len = (uint8_t)len;
+  *idx = (uint32_t)b->nnodes++;
+  return 1;
+}
+
+static void link_node(struct builder *b, unsigned t, uint32_t parent, unsigned dir,
+                      uint32_t child) {
+  if (parent == 0)
+    b->root[t] = child;
+  else
+    b->nodes[parent].child[dir] = child;
+}
+
+/* trie_insert finds or makes the node of prefix |key|/|len| (host bits
+ * clear) in trie |t|. Prefixes arrive sorted by address, then length, so a
+ * new one is never an ancestor of a stored one: it either extends a path
+ * or branches off it. Returns 1 with its index, or 0 on allocation
+ * failure. */
+static int trie_insert(struct builder *b, unsigned t, const uint64_t key[2], unsigned len,
+                       uint32_t *out) {
+  uint32_t parent = 0, cur = b->root[t];
+  unsigned dir = 0;
+  while (cur != 0) {
+    unsigned nlen = b->nodes[cur].len;
+    unsigned c = key_common(b->nodes[cur].key, key, nlen < len ? nlen : len);
+    if (c == nlen && nlen == len) {
+      *out = cur;
+      return 1;
+    }
+    if (c == nlen) { /* |cur| is an ancestor: descend */
+      parent = cur;
+      dir = key_bit(key, nlen);
+      cur = b->nodes[cur].child[dir];
+      continue;
+    }
+    if (c == len) return 0; /* an ancestor after its descendant: unsorted */
+    /* They diverge at bit c: a branch node there, holding both. */
+    uint64_t mid[2] = {key[0], key[1]};
+    uint32_t m, n;
+    key_mask(mid, c);
+    if (!node_new(b, mid, c, &m) || !node_new(b, key, len, &n)) return 0;
+    b->nodes[m].child[key_bit(key, c)] = n;
+    b->nodes[m].child[key_bit(b->nodes[cur].key, c)] = cur;
+    link_node(b, t, parent, dir, m);
+    *out = n;
+    return 1;
+  }
+  uint32_t n;
+  if (!node_new(b, key, len, &n)) return 0;
+  link_node(b, t, parent, dir, n);
+  *out = n;
+  return 1;
+}
+
+static int add_entries(struct builder *b, const struct policy_entry *e, size_t n, int family,
+                       enum entry_kind kind) {
+  for (size_t i = 0; i < n; i++) {
+    /* A family mismatch never matches in policy_entry_matches either. */
+    if (e[i].prefix.family != family || e[i].prefix.len > family_bits(family)) continue;
+    if (!grow((void **)&b->pend, &b->cappend, b->npend + 1, sizeof(*b->pend))) return 0;
+    struct pending *p = &b->pend[b->npend++];
+    memset(p, 0, sizeof(*p));
+    key_from_addr(family, e[i].prefix.addr, p->key);
+    key_mask(p->key, e[i].prefix.len); /* as zt_prefix_contains ignores host bits */
+    p->len = e[i].prefix.len;
+    p->kind = (uint8_t)kind;
+    p->proto = (uint8_t)e[i].proto;
+    p->lo = e[i].port_lo;
+    p->hi = e[i].port_hi;
+  }
+  return 1;
+}
+
+static int cmp_pending(const void *x, const void *y) {
+  const struct pending *a = x, *b = y;
+  if (a->key[0] != b->key[0]) return a->key[0] < b->key[0] ? -1 : 1;
+  if (a->key[1] != b->key[1]) return a->key[1] < b->key[1] ? -1 : 1;
+  return (a->len > b->len) - (a->len < b->len);
+}
+
+/* Builds the own sets of the entries pend[from, to) (one prefix) into the
+ * node |idx|. */
+static int own_sets(struct builder *b, size_t from, size_t to, uint32_t idx) {
+  struct svc s[2] = {{0}, {0}};
+  for (int k = 0; k < 2; k++) b->tcp[k].n = b->udp[k].n = 0;
+  uint8_t route = 0;
+  for (size_t i = from; i < to; i++) {
+    const struct pending *p = &b->pend[i];
+    if (p->kind == K_ROUTE || p->kind == K_ALLOW) route = 1;
+    if (p->kind == K_ROUTE) continue;
+    int k = p->kind == K_DENY;
+    switch ((enum policy_proto)p->proto) {
+      case PP_ANY:
+        s[k].any = 1;
+        break;
+      case PP_ICMP:
+        s[k].icmp = 1;
+        break;
+      case PP_TCP:
+        if (p->lo <= p->hi && !vec_push(&b->tcp[k], p->lo, p->hi)) return 0;
+        break;
+      case PP_UDP:
+        if (p->lo <= p->hi && !vec_push(&b->udp[k], p->lo, p->hi)) return 0;
+        break;
+    }
+  }
+  uint32_t ids[2];
+  for (int k = 0; k < 2; k++) {
+    if (!s[k].any) {
+      vec_canon(&b->tcp[k]);
+      vec_canon(&b->udp[k]);
+      s[k].tcp = b->tcp[k].v;
+      s[k].ntcp = b->tcp[k].n;
+      s[k].udp = b->udp[k].v;
+      s[k].nudp = b->udp[k].n;
+    } else {
+      s[k].icmp = 0;
+    }
+    if (!pool_intern(&b->own, &s[k], &ids[k])) return 0;
+  }
+  b->nodes[idx].allow = ids[0];
+  b->nodes[idx].deny = ids[1];
+  b->nodes[idx].route |= route;
+  return 1;
+}
+
+/* The final set of a node: its own set |own| (in b->own) together with the
+ * pushed-down set |up| of its ancestors (in b->final). */
+static int union_set(struct builder *b, uint32_t own, uint32_t up, uint32_t *out) {
+  if (own == 0) {
+    *out = up;
+    return 1;
+  }
+  const struct acl_set *o = &b->own.sets[own];
+  const struct acl_set *u = &b->final.sets[up];
+  if (u->any) {
+    *out = up;
+    return 1;
+  }
+  struct svc s = {0};
+  s.any = o->any;
+  s.icmp = o->any ? 0 : (o->icmp | u->icmp);
+  if (!s.any) {
+    const struct acl_range *orng = b->own.ranges + o->off, *ur = b->final.ranges + u->off;
+    size_t need = (size_t)o->ntcp + u->ntcp + o->nudp + u->nudp;
+    if (!grow((void **)&b->merged.v, &b->merged.cap, need + 1, sizeof(*b->merged.v))) return 0;
+    s.tcp = b->merged.v;
+    s.ntcp = merge_ranges(orng, o->ntcp, ur, u->ntcp, b->merged.v);
+    s.udp = b->merged.v + s.ntcp;
+    s.nudp = merge_ranges(orng + o->ntcp, o->nudp, ur + u->ntcp, u->nudp, b->merged.v + s.ntcp);
+  }
+  return pool_intern(&b->final, &s, out);
+}
+
+/* Replaces every node's own sets with the union of its own and its
+ * ancestors', depth first. Branch nodes just inherit. */
+static int push_down(struct builder *b, uint32_t root) {
+  struct {
+    uint32_t node, allow, deny;
+  } stack[TRIE_DEPTH_MAX + 2];
+  size_t top = 0;
+  if (root == 0) return 1;
+  stack[top].node = root;
+  stack[top].allow = stack[top].deny = 0;
+  top++;
+  while (top > 0) {
+    top--;
+    uint32_t i = stack[top].node, up_allow = stack[top].allow, up_deny = stack[top].deny;
+    uint32_t allow, deny;
+    if (!union_set(b, b->nodes[i].allow, up_allow, &allow) ||
+        !union_set(b, b->nodes[i].deny, up_deny, &deny))
+      return 0;
+    struct bnode *n = &b->nodes[i];
+    n->allow = allow;
+    n->deny = deny;
+    for (int d = 1; d >= 0; d--) {
+      if (n->child[d] == 0) continue;
+      stack[top].node = n->child[d];
+      stack[top].allow = allow;
+      stack[top].deny = deny;
+      top++;
+    }
+  }
+  return 1;
+}
+
+/* Compiles the entries of direction |dir| and |family| of the applying
+ * rules |rules| (|nrules|) into trie |t|. */
+static int build_trie(struct builder *b, unsigned t, enum policy_dir dir, int family,
+                      const struct policy_rule *const *rules, size_t nrules) {
+  b->npend = 0;
+  for (size_t r = 0; r < nrules; r++) {
+    const struct policy_rule *rule = rules[r];
+    if (dir == POLICY_OUT) {
+      if (!add_entries(b, rule->allow, rule->nallow, family, K_ALLOW) ||
+          !add_entries(b, rule->deny, rule->ndeny, family, K_DENY) ||
+          /* so that replies route back; the inbound trie decides on them */
+          !add_entries(b, rule->inbound, rule->ninbound, family, K_ROUTE))
+        return 0;
+    } else if (!add_entries(b, rule->inbound, rule->ninbound, family, K_ALLOW)) {
+      return 0;
+    }
+  }
+  if (b->npend == 0) return 1;
+  qsort(b->pend, b->npend, sizeof(*b->pend), cmp_pending);
+  for (size_t from = 0, to; from < b->npend; from = to) {
+    for (to = from + 1; to < b->npend && cmp_pending(&b->pend[from], &b->pend[to]) == 0; to++) {
+    }
+    uint32_t idx;
+    if (!trie_insert(b, t, b->pend[from].key, b->pend[from].len, &idx) ||
+        !own_sets(b, from, to, idx))
+      return 0;
+  }
+  return push_down(b, b->root[t]);
+}
+
+/* --- freezing ------------------------------------------------------------- */
+
+struct pair_table {
+  struct acl_pair *pairs;
+  size_t npairs, cap;
+  uint32_t *slots; /* open addressing over pair ids; 0 = free */
+  size_t nslots;
+};
+
+static size_t pair_slot(const struct pair_table *pt, uint32_t allow, uint32_t deny) {
+  uint64_t h = ((uint64_t)allow << 32 | deny) * 0x9e3779b97f4a7c15ull;
+  return (size_t)(h >> 32) & (pt->nslots - 1);
+}
+
+static int pair_rehash(struct pair_table *pt) {
+  size_t n = pt->nslots ? pt->nslots * 2 : 64;
+  uint32_t *slots = calloc(n, sizeof(*slots));
+  if (slots == NULL) return 0;
+  free(pt->slots);
+  pt->slots = slots;
+  pt->nslots = n;
+  for (uint32_t id = 1; id < pt->npairs; id++) {
+    size_t i = pair_slot(pt, pt->pairs[id].allow, pt->pairs[id].deny);
+    while (slots[i] != 0) i = (i + 1) & (n - 1);
+    slots[i] = id;
+  }
+  return 1;
+}
+
+/* pair_intern stores (allow, deny) once; pair 0 is the empty pair. */
+static int pair_intern(struct pair_table *pt, uint32_t allow, uint32_t deny, uint32_t *id) {
+  if (allow == 0 && deny == 0) {
+    *id = 0;
+    return 1;
+  }
+  if ((pt->npairs + 1) * 2 > pt->nslots && !pair_rehash(pt)) return 0;
+  size_t i = pair_slot(pt, allow, deny);
+  for (; pt->slots[i] != 0; i = (i + 1) & (pt->nslots - 1)) {
+    const struct acl_pair *p = &pt->pairs[pt->slots[i]];
+    if (p->allow == allow && p->deny == deny) {
+      *id = pt->slots[i];
+      return 1;
+    }
+  }
+  /* Past 2^23 distinct pairs (millions of distinct destinations for one
+   * pair) the meta word has no room: refuse rather than misdecide. */
+  if (pt->npairs > PAIR_MAX) return 0;
+  if (!grow((void **)&pt->pairs, &pt->cap, pt->npairs + 1, sizeof(*pt->pairs))) return 0;
+  pt->pairs[pt->npairs].allow = allow;
+  pt->pairs[pt->npairs].deny = deny;
+  *id = (uint32_t)pt->npairs++;
+  pt->slots[i] = *id;
+  return 1;
+}
+
+/* Numbers the nodes of trie |t| depth first, first child first, from
+ * |*next| on, into |map| (builder index -> frozen index). */
+static void number_trie(const struct builder *b, unsigned t, uint32_t *map, size_t *next) {
+  uint32_t stack[TRIE_DEPTH_MAX + 2];
+  size_t top = 0;
+  if (b->root[t] != 0) stack[top++] = b->root[t];
+  while (top > 0) {
+    uint32_t i = stack[--top];
+    map[i] = (uint32_t)(*next)++;
+    if (b->nodes[i].child[1]) stack[top++] = b->nodes[i].child[1];
+    if (b->nodes[i].child[0]) stack[top++] = b->nodes[i].child[0];
+  }
+}
+
+/* A frozen node seen the same way for both families (routes, jump tables). */
+struct node_view {
+  uint64_t key[2];
+  unsigned len;
+  uint32_t meta;
+  uint32_t child[2];
+};
+
+static void node_view(const struct acl *a, int v6, uint32_t i, struct node_view *v) {
+  if (v6) {
+    const struct acl_node6 *n = &a->n6[i];
+    v->key[0] = n->key[0];
+    v->key[1] = n->key[1];
+    v->meta = n->meta;
+    v->child[0] = n->child[0];
+    v->child[1] = n->child[1];
+  } else {
+    const struct acl_node4 *n = &a->n4[i];
+    v->key[0] = (uint64_t)n->key << 32;
+    v->key[1] = 0;
+    v->meta = n->meta;
+    v->child[0] = n->child[0];
+    v->child[1] = n->child[1];
+  }
+  v->len = META_LEN(v->meta);
+}
+
+/* Builds the jump table of trie |t| of |count| nodes: for every value of
+ * the |jbits| address bits below the root's prefix, the deepest node that
+ * covers all addresses with those bits. A walk starting there visits the
+ * same nodes as one from the root, minus those above it. */
+static int jump_build(struct acl *a, unsigned t, size_t count) {
+  struct acl_trie *tr = &a->trie[t];
+  int v6 = t == T_OUT6 || t == T_IN6;
+  unsigned bits = v6 ? 128 : 32, jbits = 0;
+  if (tr->root == 0) return 1;
+  struct node_view v;
+  node_view(a, v6, tr->root, &v);
+  while (jbits < JUMP_MAX_BITS && (2ull << jbits) <= count && v.len + jbits < bits) jbits++;
+  if (jbits < JUMP_MIN_BITS) return 1;
+  unsigned end = v.len + jbits;
+  tr->jump = malloc(((size_t)1 << jbits) * sizeof(*tr->jump));
+  if (tr->jump == NULL) return 0;
+  tr->jshift = (uint8_t)v.len;
+  tr->jbits = (uint8_t)jbits;
+  /* Depth first, parents before children: a deeper node overwrites the
+   * blocks its parent filled. Nodes longer than |end| cover no block. */
+  uint32_t stack[TRIE_DEPTH_MAX + 2];
+  size_t top = 0;
+  stack[top++] = tr->root;
+  while (top > 0) {
+    uint32_t i = stack[--top];
+    node_view(a, v6, i, &v);
+    if (v.len > end) continue;
+    size_t first = key_window(v.key, tr->jshift, jbits), n = (size_t)1 << (end - v.len);
+    for (size_t k = 0; k < n; k++) tr->jump[first + k] = i;
+    if (v.child[1]) stack[top++] = v.child[1];
+    if (v.child[0]) stack[top++] = v.child[0];
+  }
+  return 1;
+}
+
+/* Lays out the tries of |b| in |a|: compact nodes depth first, set pairs,
+ * jump tables. */
+static int freeze(struct builder *b, struct acl *a) {
+  static const unsigned v4[] = {T_OUT4, T_IN4}, v6[] = {T_OUT6, T_IN6};
+  struct pair_table pt;
+  memset(&pt, 0, sizeof(pt));
+  uint32_t *map = calloc(b->nnodes, sizeof(*map));
+  int ok = map != NULL && grow((void **)&pt.pairs, &pt.cap, 1, sizeof(*pt.pairs));
+  if (ok) {
+    pt.pairs[0].allow = pt.pairs[0].deny = 0;
+    pt.npairs = 1;
+  }
+  size_t n4 = 1, n6 = 1, count[T_COUNT] = {0};
+  for (int k = 0; ok && k < 2; k++) {
+    size_t before4 = n4, before6 = n6;
+    number_trie(b, v4[k], map, &n4);
+    number_trie(b, v6[k], map, &n6);
+    count[v4[k]] = n4 - before4;
+    count[v6[k]] = n6 - before6;
+  }
+  if (ok) {
+    a->n4 = calloc(n4, sizeof(*a->n4));
+    a->n6 = calloc(n6, sizeof(*a->n6));
+    ok = a->n4 != NULL && a->n6 != NULL;
+    a->nn4 = n4;
+    a->nn6 = n6;
+  }
+  for (unsigned t = 0; ok && t < T_COUNT; t++) {
+    int is6 = t == T_OUT6 || t == T_IN6;
+    uint32_t stack[TRIE_DEPTH_MAX + 2];
+    size_t top = 0;
+    a->trie[t].root = b->root[t] ? map[b->root[t]] : 0;
+    if (b->root[t] != 0) stack[top++] = b->root[t];
+    while (top > 0) {
+      const struct bnode *bn = &b->nodes[stack[--top]];
+      uint32_t pair;
+      if (!pair_intern(&pt, bn->allow, bn->deny, &pair)) {
+        ok = 0;
+        break;
+      }
+      uint32_t meta = (uint32_t)pair << 9 | (bn->route ? META_ROUTE : 0) | bn->len;
+      uint32_t c0 = bn->child[0] ? map[bn->child[0]] : 0, c1 = bn->child[1] ? map[bn->child[1]] : 0;
+      uint32_t at = map[bn - b->nodes];
+      if (is6) {
+        struct acl_node6 *n = &a->n6[at];
+        n->key[0] = bn->key[0];
+        n->key[1] = bn->key[1];
+        n->child[0] = c0;
+        n->child[1] = c1;
+        n->meta = meta;
+      } else {
+        struct acl_node4 *n = &a->n4[at];
+        n->key = (uint32_t)(bn->key[0] >> 32);
+        n->child[0] = c0;
+        n->child[1] = c1;
+        n->meta = meta;
+      }
+      if (bn->child[1]) stack[top++] = bn->child[1];
+      if (bn->child[0]) stack[top++] = bn->child[0];
+    }
+    ok = ok && jump_build(a, t, count[t]);
+  }
+  free(map);
+  free(pt.slots);
+  if (ok) {
+    a->pairs = pt.pairs;
+    a->npairs = pt.npairs;
+  } else {
+    free(pt.pairs);
+  }
+  return ok;
+}
+
+/* --- compiling ------------------------------------------------------------ */
+
+/* Gives back unused room, keeping at least one element (see pool_init). */
+static void *shrink(void *p, size_t n, size_t elem) {
+  void *q = realloc(p, (n ? n : 1) * elem);
+  return q ? q : p;
+}
+
+struct acl *acl_compile(const struct policy *p, const struct zt_identity *user,
+                        const struct zt_identity *device) {
+  struct builder b;
+  memset(&b, 0, sizeof(b));
+  const struct policy_rule **rules = NULL;
+  struct acl *a = calloc(1, sizeof(*a));
+  int ok = a != NULL && pool_init(&b.own) && pool_init(&b.final);
+  if (ok && p->nrules > 0) {
+    rules = malloc(p->nrules * sizeof(*rules));
+    ok = rules != NULL;
+  }
+  size_t nrules = 0;
+  for (size_t r = 0; ok && r < p->nrules; r++)
+    if (policy_rule_applies(&p->rules[r], user, device)) rules[nrules++] = &p->rules[r];
+  /* Node 0 stands for "no child". */
+  static const uint64_t zero[2] = {0, 0};
+  uint32_t unused;
+  ok = ok && node_new(&b, zero, 0, &unused);
+  static const struct {
+    unsigned t;
+    enum policy_dir dir;
+    int family;
+  } tries[T_COUNT] = {
+      {T_OUT4, POLICY_OUT, AF_INET},
+      {T_OUT6, POLICY_OUT, AF_INET6},
+      {T_IN4, POLICY_IN, AF_INET},
+      {T_IN6, POLICY_IN, AF_INET6},
+  };
+  for (size_t i = 0; ok && i < T_COUNT; i++)
+    ok = build_trie(&b, tries[i].t, tries[i].dir, tries[i].family, rules, nrules);
+  free(rules);
+  free(b.pend);
+  for (int k = 0; k < 2; k++) {
+    free(b.tcp[k].v);
+    free(b.udp[k].v);
+  }
+  free(b.merged.v);
+  pool_release(&b.own);
+  ok = ok && freeze(&b, a);
+  free(b.nodes);
+  if (!ok) {
+    pool_release(&b.final);
+    acl_free(a);
+    return NULL;
+  }
+  a->sets = shrink(b.final.sets, b.final.nsets, sizeof(*a->sets));
+  a->nsets = b.final.nsets;
+  a->ranges = shrink(b.final.ranges, b.final.nranges, sizeof(*a->ranges));
+  a->nranges = b.final.nranges;
+  a->pairs = shrink(a->pairs, a->npairs, sizeof(*a->pairs));
+  free(b.final.slots);
+  return a;
+}
+
+void acl_free(struct acl *a) {
+  if (a == NULL) return;
+  for (int t = 0; t < T_COUNT; t++) free(a->trie[t].jump);
+  free(a->n4);
+  free(a->n6);
+  free(a->pairs);
+  free(a->sets);
+  free(a->ranges);
+  free(a);
+}
+
+size_t acl_memory(const struct acl *a) {
+  if (a == NULL) return 0;
+  size_t n = sizeof(*a) + a->nn4 * sizeof(*a->n4) + a->nn6 * sizeof(*a->n6) +
+             a->npairs * sizeof(*a->pairs) + a->nsets * sizeof(*a->sets) +
+             a->nranges * sizeof(*a->ranges);
+  for (int t = 0; t < T_COUNT; t++)
+    if (a->trie[t].jump) n += ((size_t)1 << a->trie[t].jbits) * sizeof(*a->trie[t].jump);
+  return n;
+}
+
+/* --- routes ----------------------------------------------------------------- */
+
+/* Visits, in address order, the route prefixes of outbound trie |t| that no
+ * other route prefix covers, each cut to at most |cap| bits. Equal cut
+ * prefixes are then adjacent; each distinct one is written to |out| while
+ * fewer than |max| are there. Returns how many distinct ones there are. */
+static size_t route_walk(const struct acl *a, unsigned t, unsigned cap, int family,
+                         struct zt_prefix *out, size_t max) {
+  uint32_t stack[TRIE_DEPTH_MAX + 2];
+  size_t top = 0, count = 0;
+  uint64_t last[2] = {0, 0};
+  unsigned last_len = 0;
+  int v6 = family == AF_INET6;
+  if (a->trie[t].root != 0) stack[top++] = a->trie[t].root;
+  while (top > 0) {
+    struct node_view v;
+    node_view(a, v6, stack[--top], &v);
+    if (!(v.meta & META_ROUTE)) {
+      /* Child 0 (lower addresses) is visited first. */
+      if (v.child[1]) stack[top++] = v.child[1];
+      if (v.child[0]) stack[top++] = v.child[0];
+      continue;
+    }
+    unsigned len = v.len < cap ? v.len : cap;
+    key_mask(v.key, len);
+    if (count > 0 && len == last_len && v.key[0] == last[0] && v.key[1] == last[1]) continue;
+    if (count < max) {
+      struct zt_prefix *p = &out[count];
+      memset(p, 0, sizeof(*p));
+      p->family = family;
+      p->len = (uint8_t)len;
+      for (unsigned i = 0; i < zt_ip_len(family); i++)
+        p->addr[i] = (uint8_t)(v.key[i / 8] >> (56 - 8 * (i % 8)));
+    }
+    count++;
+    last[0] = v.key[0];
+    last[1] = v.key[1];
+    last_len = len;
+  }
+  return count;
+}
+
+size_t acl_routes(const struct acl *a, int family, struct zt_prefix *out, size_t max) {
+  unsigned bits = family_bits(family);
+  if (a == NULL || bits == 0 || max == 0) return 0;
+  unsigned t = family == AF_INET ? T_OUT4 : T_OUT6;
+  /* Shortening the longest prefixes by a bit until they fit is the same as
+   * cutting all of them to the longest length that fits: find it. */
+  unsigned cap = bits;
+  if (route_walk(a, t, bits, family, NULL, 0) > max) {
+    unsigned lo = 0, hi = bits; /* count(lo) <= max < count(hi) */
+    while (hi - lo > 1) {
+      unsigned mid = (lo + hi) / 2;
+      if (route_walk(a, t, mid, family, NULL, 0) <= max)
+        lo = mid;
+      else
+        hi = mid;
+    }
+    cap = lo;
+  }
+  return route_walk(a, t, cap, family, out, max);
+}
