@@ -179,14 +179,45 @@ static void send_proof(struct client *c) {
   c->state = CS_AWAIT_ADMIT;
 }
 
+/* peer_ip reads the address the socket |fd| is connected to (an IPv4-mapped
+ * IPv6 address as IPv4, the way routes see it). Returns 1 or 0. */
+static int peer_ip(int fd, struct zt_ip *out) {
+  struct sockaddr_storage ss;
+  socklen_t len = sizeof(ss);
+  if (getpeername(fd, (struct sockaddr *)&ss, &len) != 0) return 0;
+  memset(out, 0, sizeof(*out));
+  if (ss.ss_family == AF_INET) {
+    out->family = AF_INET;
+    memcpy(out->addr, &((struct sockaddr_in *)&ss)->sin_addr, 4);
+    return 1;
+  }
+  if (ss.ss_family != AF_INET6) {
+    errno = EAFNOSUPPORT;
+    return 0;
+  }
+  const struct in6_addr *a6 = &((struct sockaddr_in6 *)&ss)->sin6_addr;
+  out->family = IN6_IS_ADDR_V4MAPPED(a6) ? AF_INET : AF_INET6;
+  if (out->family == AF_INET)
+    memcpy(out->addr, a6->s6_addr + 12, 4);
+  else
+    memcpy(out->addr, a6->s6_addr, 16);
+  return 1;
+}
+
 static void on_admit(struct client *c, CBS body) {
   char err[512], a[ZT_ADDR_STRLEN], a6[ZT_ADDR_STRLEN];
+  struct zt_ip server;
   if (!zt_admit_parse(body, &c->admit)) {
     disconnect(c, 0, "malformed ADMIT from the server");
     return;
   }
   const struct zt_admit *ad = &c->admit;
-  if (!tunnel_apply(&c->tun, c->cfg->interface, ad, err, sizeof(err))) {
+  /* The tunnel needs it to keep this very connection out of its routes. */
+  if (!peer_ip(c->conn.fd, &server)) {
+    disconnect(c, 0, "cannot read the server's address: %s", strerror(errno));
+    return;
+  }
+  if (!tunnel_apply(&c->tun, c->cfg->interface, ad, &server, err, sizeof(err))) {
     disconnect(c, 1, "cannot configure the tunnel: %s", err);
     return;
   }

@@ -18,18 +18,58 @@ static int same_setup(const struct zt_admit *a, const struct zt_admit *b) {
          memcmp(a->routes, b->routes, a->nroutes * sizeof(a->routes[0])) == 0;
 }
 
+/* The pin is made for one server address: another one needs a new pin. */
+static int same_server(const struct client_tunnel *t, const struct zt_ip *server) {
+  if (server == NULL) return !t->has_server;
+  return t->has_server && t->server.family == server->family &&
+         memcmp(t->server.addr, server->addr, zt_ip_len(server->family)) == 0;
+}
+
+static int needs_pin(const struct zt_admit *a, const struct zt_ip *server) {
+  for (size_t i = 0; server != NULL && i < a->nroutes; i++)
+    if (zt_prefix_contains(&a->routes[i], server)) return 1;
+  return 0;
+}
+
+/* add_route routes |p| through the device. A default route becomes its two
+ * halves, as OpenVPN's def1 does: adding a second /0 would replace the
+ * laptop's own default route (same prefix and metric), and it would not
+ * come back when the tunnel closes; the more specific halves win without
+ * touching it. */
+static int add_route(struct client_tunnel *t, const struct zt_prefix *p,
+                     char *err, size_t errlen) {
+  if (p->len != 0) return tun_add_route(&t->dev, p, err, errlen);
+  struct zt_prefix half = {.family = p->family, .len = 1};
+  if (!tun_add_route(&t->dev, &half, err, errlen)) return 0;
+  half.addr[0] = 0x80;
+  return tun_add_route(&t->dev, &half, err, errlen);
+}
+
 int tunnel_apply(struct client_tunnel *t, const char *ifname,
-                 const struct zt_admit *a, char *err, size_t errlen) {
-  if (t->dev.fd >= 0 && same_setup(&t->applied, a)) return 1;
+                 const struct zt_admit *a, const struct zt_ip *server,
+                 char *err, size_t errlen) {
+  char s[ZT_ADDR_STRLEN];
+  if (t->dev.fd >= 0 && same_setup(&t->applied, a) && same_server(t, server))
+    return 1;
   tunnel_close(t);
   if (!tun_open(ifname, &t->dev, err, errlen) ||
       !tun_set_mtu_up(&t->dev, a->mtu, err, errlen) ||
       !tun_add_address(&t->dev, &a->addr4, err, errlen) ||
       (a->has_addr6 && !tun_add_address(&t->dev, &a->addr6, err, errlen)))
     goto fail;
+  /* Before the routes: the lookup must still see the way to the server
+   * that the connection uses now. */
+  if (needs_pin(a, server)) {
+    if (!tun_pin_host_route(&t->dev, server, err, errlen)) goto fail;
+    if (t->dev.pinned != NULL)
+      log_info("host route to the server %s pinned outside %s",
+               zt_ip_format(server, s), t->dev.name);
+  }
   for (size_t i = 0; i < a->nroutes; i++)
-    if (!tun_add_route(&t->dev, &a->routes[i], err, errlen)) goto fail;
+    if (!add_route(t, &a->routes[i], err, errlen)) goto fail;
   memcpy(&t->applied, a, sizeof(*a));
+  t->has_server = server != NULL;
+  if (server != NULL) t->server = *server;
   return 1;
 fail:
   tunnel_close(t);
@@ -39,4 +79,5 @@ fail:
 void tunnel_close(struct client_tunnel *t) {
   tun_close(&t->dev);
   t->dev.fd = -1;
+  t->has_server = 0;
 }

@@ -64,6 +64,7 @@ int tun_open(const char *name, struct tun_dev *dev, char *err, size_t errlen) {
   dev->name[0] = '\0';
   dev->ifindex = 0;
   dev->nl = NULL;
+  dev->pinned = NULL;
 
   if (name == NULL) name = "";
   if (strlen(name) >= IFNAMSIZ) {
@@ -106,11 +107,14 @@ void tun_close(struct tun_dev *dev) {
    * both or neither, so fd 0 is ours only together with a socket. Callers
    * that keep a tun_dev around before opening it initialise fd to -1. */
   int owns_fd = dev->fd > 0 || (dev->fd == 0 && dev->nl != NULL);
-  if (dev->nl != NULL) nl_socket_free(dev->nl);
-  dev->nl = NULL;
   /* Closing the last fd of a non-persistent TUN device unregisters it, and
    * the kernel drops its addresses and routes with it. */
   if (owns_fd) close(dev->fd);
   dev->fd = -1;
   dev->ifindex = 0;
+  /* Only after the routes into the device are gone: until then the pin is
+   * what keeps the connection to the server out of the tunnel. */
+  tun_unpin_host_route(dev);
+  if (dev->nl != NULL) nl_socket_free(dev->nl);
+  dev->nl = NULL;
 }

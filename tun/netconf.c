@@ -1,13 +1,18 @@
 /* Network configuration of the TUN device over rtnetlink: link state and
- * MTU, addresses, routes. Every function builds its libnl objects, sends one
- * request, and frees what it built on every path. */
+ * MTU, addresses, routes, and the host route that keeps the server outside
+ * the tunnel. Every function builds its libnl objects, sends its requests,
+ * and frees what it built on every path. */
 #include "tun.h"
 
 #include <linux/rtnetlink.h>
 #include <stdio.h>
+#include <string.h>
 
 #include <netlink/addr.h>
+#include <netlink/attr.h>
 #include <netlink/errno.h>
+#include <netlink/handlers.h>
+#include <netlink/msg.h>
 #include <netlink/netlink.h>
 #include <netlink/route/addr.h>
 #include <netlink/route/link.h>
@@ -168,4 +173,203 @@ int tun_del_route(struct tun_dev *dev, const struct zt_prefix *dst,
     return 0;
   }
   return 1;
+}
+
+/* --- the host route that keeps the server outside the tunnel --- */
+
+/* Where a route lookup's answer goes: the parsed route, or a libnl error
+ * from parsing it, or the kernel's errno when it answered with an error
+ * (libnl's own codes lose "Network is unreachable"). */
+struct route_answer {
+  struct rtnl_route *route;
+  int rc;
+  int sys_err;
+};
+
+static int route_answer_error(struct sockaddr_nl *who, struct nlmsgerr *e,
+                              void *arg) {
+  (void)who;
+  struct route_answer *ans = arg;
+  ans->sys_err = e->error < 0 ? -e->error : e->error;
+  return NL_STOP;
+}
+
+static int route_answer_valid(struct nl_msg *msg, void *arg) {
+  struct route_answer *ans = arg;
+  struct nlmsghdr *n = nlmsg_hdr(msg);
+  if (n->nlmsg_type != RTM_NEWROUTE || ans->route != NULL) return NL_SKIP;
+  ans->rc = rtnl_route_parse(n, &ans->route);
+  if (ans->rc < 0) ans->route = NULL;
+  return NL_OK;
+}
+
+/* route_get asks the kernel which route it uses for |dst| now, like `ip
+ * route get DST`. On success |*out| is the resolved route (type, output
+ * interface, gateway), owned by the caller. Returns 0 or a negative libnl
+ * error code; |*sys_err| is then the kernel's errno if it refused (such as
+ * ENETUNREACH: no route), or 0. */
+static int route_get(struct nl_sock *sk, const struct zt_ip *dst,
+                     struct rtnl_route **out, int *sys_err) {
+  size_t len = zt_ip_len(dst->family);
+  *sys_err = 0;
+  if (len == 0) return -NLE_AF_NOSUPPORT;
+  struct rtmsg rtm = {.rtm_family = (unsigned char)dst->family,
+                      .rtm_dst_len = (unsigned char)(len * 8)};
+  struct nl_msg *msg = nlmsg_alloc_simple(RTM_GETROUTE, 0);
+  struct nl_cb *cb = nl_cb_alloc(NL_CB_DEFAULT);
+  struct route_answer ans = {NULL, 0, 0};
+  int rc = -NLE_NOMEM;
+  if (msg == NULL || cb == NULL ||
+      nlmsg_append(msg, &rtm, sizeof(rtm), NLMSG_ALIGNTO) < 0 ||
+      nla_put(msg, RTA_DST, (int)len, dst->addr) < 0)
+    goto out;
+  nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, route_answer_valid, &ans);
+  nl_cb_err(cb, NL_CB_CUSTOM, route_answer_error, &ans);
+  rc = nl_send_auto(sk, msg);
+  if (rc < 0) goto out;
+  /* The answer is one RTM_NEWROUTE, or an error instead of it; the socket
+   * asks for acknowledgements, and the ACK follows the answer. */
+  rc = nl_recvmsgs(sk, cb);
+  if (rc >= 0 && ans.rc < 0) rc = ans.rc;
+  if (rc >= 0 && ans.route == NULL) rc = -NLE_OBJ_NOTFOUND;
+  if (rc >= 0) rc = nl_wait_for_ack(sk);
+out:
+  *sys_err = ans.sys_err;
+  if (rc < 0) {
+    rtnl_route_put(ans.route); /* accepts NULL */
+  } else {
+    *out = ans.route;
+    rc = 0;
+  }
+  nl_cb_put(cb);
+  nlmsg_free(msg);
+  return rc;
+}
+
+/* pin_new builds the host route to |dst| through the first nexthop of
+ * |via| (a resolved route). Returns NULL with a libnl error in |*out_rc|. */
+static struct rtnl_route *pin_new(const struct zt_ip *dst,
+                                  struct rtnl_nexthop *via, int *out_rc) {
+  struct zt_prefix host = {.family = dst->family,
+                           .len = (uint8_t)(zt_ip_len(dst->family) * 8)};
+  memcpy(host.addr, dst->addr, sizeof(host.addr));
+  struct nl_addr *d = prefix_to_nl(&host, out_rc);
+  if (d == NULL) return NULL;
+  struct rtnl_route *r = rtnl_route_alloc();
+  struct rtnl_nexthop *nh = rtnl_route_nh_alloc();
+  if (r == NULL || nh == NULL) {
+    *out_rc = -NLE_NOMEM;
+    goto fail;
+  }
+  rtnl_route_set_family(r, (uint8_t)dst->family);
+  *out_rc = rtnl_route_set_dst(r, d); /* takes its own reference */
+  if (*out_rc < 0) goto fail;
+  rtnl_route_set_table(r, RT_TABLE_MAIN);
+  rtnl_route_set_protocol(r, RTPROT_STATIC);
+  rtnl_route_set_type(r, RTN_UNICAST);
+  rtnl_route_nh_set_ifindex(nh, rtnl_route_nh_get_ifindex(via));
+  /* Both setters take their own reference. Via: an IPv4 route through an
+   * IPv6 gateway. */
+  struct nl_addr *gw = rtnl_route_nh_get_gateway(via);
+  struct nl_addr *gw_via = rtnl_route_nh_get_via(via);
+  if (gw != NULL) rtnl_route_nh_set_gateway(nh, gw);
+  if (gw_via != NULL) rtnl_route_nh_set_via(nh, gw_via);
+  /* A server on the local network is reached directly: scope link, as the
+   * kernel's own connected routes. */
+  rtnl_route_set_scope(r, gw != NULL || gw_via != NULL ? RT_SCOPE_UNIVERSE
+                                                       : RT_SCOPE_LINK);
+  rtnl_route_add_nexthop(r, nh); /* the route owns |nh| from here */
+  nl_addr_put(d);
+  return r;
+
+fail:
+  if (nh != NULL) rtnl_route_nh_free(nh);
+  if (r != NULL) rtnl_route_put(r);
+  nl_addr_put(d);
+  return NULL;
+}
+
+static const char *route_type_name(uint8_t type) {
+  switch (type) {
+    case RTN_BLACKHOLE: return "a blackhole";
+    case RTN_UNREACHABLE: return "unreachable";
+    case RTN_PROHIBIT: return "prohibited";
+    case RTN_BROADCAST: return "a broadcast address";
+    case RTN_MULTICAST: return "a multicast address";
+    default: return "not a unicast route";
+  }
+}
+
+int tun_pin_host_route(struct tun_dev *dev, const struct zt_ip *dst,
+                       char *err, size_t errlen) {
+  char a[ZT_ADDR_STRLEN];
+  struct rtnl_route *cur = NULL, *pin = NULL;
+  int rc, sys_err;
+  if (zt_ip_len(dst->family) == 0) {
+    snprintf(err, errlen, "pin the route to the server: not an IP address");
+    return 0;
+  }
+  zt_ip_format(dst, a);
+  rc = route_get(dev->nl, dst, &cur, &sys_err);
+  if (rc < 0) {
+    snprintf(err, errlen, "pin the route to the server %s: no route to it: %s",
+             a, sys_err != 0 ? strerror(sys_err) : nl_geterror(rc));
+    return 0;
+  }
+  uint8_t type = rtnl_route_get_type(cur);
+  struct rtnl_nexthop *via =
+      rtnl_route_get_nnexthops(cur) > 0 ? rtnl_route_nexthop_n(cur, 0) : NULL;
+  int ok = 0;
+  if (type == RTN_LOCAL) {
+    /* The local table is consulted before main: routes through the device
+     * can never capture a local address. */
+    ok = 1;
+  } else if (type != RTN_UNICAST) {
+    snprintf(err, errlen, "pin the route to the server %s: the route to it is %s",
+             a, route_type_name(type));
+  } else if (via == NULL || rtnl_route_nh_get_ifindex(via) <= 0) {
+    snprintf(err, errlen,
+             "pin the route to the server %s: the kernel's route has no "
+             "output interface", a);
+  } else if (rtnl_route_nh_get_ifindex(via) == dev->ifindex) {
+    snprintf(err, errlen,
+             "pin the route to the server %s: it already goes through %s, "
+             "so the connection to the server would loop into the tunnel",
+             a, dev->name);
+  } else if ((pin = pin_new(dst, via, &rc)) == NULL ||
+             /* rtnl_route_add adds NLM_F_CREATE; REPLACE takes over a pin
+              * that a killed client left behind, so that this one is ours
+              * and goes when the device closes. */
+             (rc = rtnl_route_add(dev->nl, pin, NLM_F_REPLACE)) < 0) {
+    char ifname[IFNAMSIZ];
+    if (if_indextoname((unsigned)rtnl_route_nh_get_ifindex(via), ifname) == NULL)
+      snprintf(ifname, sizeof(ifname), "#%d", rtnl_route_nh_get_ifindex(via));
+    snprintf(err, errlen, "pin the route to the server %s (dev %s): %s", a,
+             ifname, nl_geterror(rc));
+  } else {
+    ok = 1;
+    struct rtnl_route *old = dev->pinned;
+    dev->pinned = pin;
+    pin = NULL;
+    /* REPLACE already rewrote an earlier pin to the same address in place:
+     * deleting it now would delete the new one. */
+    if (old != NULL &&
+        nl_addr_cmp(rtnl_route_get_dst(old), rtnl_route_get_dst(dev->pinned)) != 0)
+      rtnl_route_delete(dev->nl, old, 0);
+    rtnl_route_put(old);
+  }
+  rtnl_route_put(pin);
+  rtnl_route_put(cur);
+  return ok;
+}
+
+void tun_unpin_host_route(struct tun_dev *dev) {
+  /* Without a netlink socket the device was never opened and |pinned| is
+   * not ours to look at (see tun_open). */
+  if (dev->nl != NULL && dev->pinned != NULL) {
+    /* Fails only if the route is gone already: nothing left to do. */
+    rtnl_route_delete(dev->nl, dev->pinned, 0);
+    rtnl_route_put(dev->pinned);
+  }
+  dev->pinned = NULL;
 }

@@ -10,12 +10,17 @@
 #include "addr.h"
 
 struct nl_sock;
+struct rtnl_route;
 
 struct tun_dev {
   int fd;                 /* non-blocking; one IP packet per read/write */
   char name[IFNAMSIZ];    /* the name the kernel gave the device */
   int ifindex;
   struct nl_sock *nl;     /* rtnetlink socket for configuration */
+  /* The host route tun_pin_host_route added outside the device, or NULL.
+   * Unlike the device's own routes it does not go away with the device,
+   * so tun_close deletes it. */
+  struct rtnl_route *pinned;
 };
 
 /* tun_open creates (or attaches to) the TUN device |name| with IFF_TUN |
@@ -24,8 +29,9 @@ struct tun_dev {
 int tun_open(const char *name, struct tun_dev *dev, char *err, size_t errlen);
 
 /* tun_close deletes the routes and addresses that went with the device by
- * closing it (the device is not persistent) and frees the netlink socket.
- * Safe on a zeroed or already closed |dev| (fd < 0). */
+ * closing it (the device is not persistent), then the pinned host route
+ * (tun_unpin_host_route), and frees the netlink socket. Safe on a zeroed or
+ * already closed |dev| (fd < 0). */
 void tun_close(struct tun_dev *dev);
 
 /* tun_set_mtu_up sets the MTU and brings the link up. Returns 1 or 0. */
@@ -44,5 +50,25 @@ int tun_add_route(struct tun_dev *dev, const struct zt_prefix *dst,
 /* tun_del_route removes a route added by tun_add_route. Returns 1 or 0. */
 int tun_del_route(struct tun_dev *dev, const struct zt_prefix *dst,
                   char *err, size_t errlen);
+
+/* tun_pin_host_route keeps |dst| (the VPN server) reachable outside the
+ * device once routes through the device would cover it: it asks the kernel
+ * how it reaches |dst| now (RTM_GETROUTE, as `ip route get` does) and adds
+ * a host route (/32 or /128; table main, protocol static) with the same
+ * gateway and output interface, or scope link without a gateway when |dst|
+ * is on-link. It replaces an identical host route left behind, so the pin
+ * is always |dev|'s: it is recorded in |dev->pinned| (replacing and
+ * deleting an earlier pin for another address) and deleted by tun_close.
+ * A local address needs no pin: it returns 1 and pins nothing. Returns 0
+ * with a reason in |err| when there is no route to |dst|, when the route
+ * already goes through |dev| itself or is not unicast, or when the kernel
+ * refuses the route. Call it before adding the routes that cover |dst|. */
+int tun_pin_host_route(struct tun_dev *dev, const struct zt_ip *dst,
+                       char *err, size_t errlen);
+
+/* tun_unpin_host_route deletes the route pinned by tun_pin_host_route, if
+ * any, and clears |dev->pinned|. A pin the kernel already removed (its
+ * interface went down) is simply forgotten. */
+void tun_unpin_host_route(struct tun_dev *dev);
 
 #endif

@@ -16,6 +16,7 @@ set(ZT_INTEGRATION_TESTS
   keepalive
   limits
   ctl
+  full_tunnel
 )
 foreach(name IN LISTS ZT_INTEGRATION_TESTS)
   add_test(NAME integration.${name}

@@ -1,7 +1,9 @@
 /* client/tunnel.c against the real kernel, in a private network namespace
  * (like test_tun.c): the first ADMIT creates the device with its addresses,
  * MTU and routes; a reconnection with the same parameters keeps the very
- * same device; different parameters rebuild it; tunnel_close removes it. */
+ * same device; different parameters rebuild it; tunnel_close removes it. A
+ * full tunnel keeps the server outside through a pinned host route, on a
+ * veth "LAN" with a gateway made for those tests. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* unshare, CLONE_NEWNET */
 #endif
@@ -83,7 +85,7 @@ static struct zt_admit admit(void) {
 
 static void apply_ok(const struct zt_admit *a) {
   char err[256] = "";
-  if (!tunnel_apply(&tun, IF, a, err, sizeof(err))) fail_msg("tunnel_apply: %s", err);
+  if (!tunnel_apply(&tun, IF, a, NULL, err, sizeof(err))) fail_msg("tunnel_apply: %s", err);
 }
 
 /* --- what the kernel says --- */
@@ -161,6 +163,67 @@ static const char *source_for(const char *peer) {
   close(s);
   return got;
 }
+
+/* --- the laptop's own network, for full tunnels --- */
+
+/* LAN_IF (LAN_ADDR) with the laptop's default route via LAN_GW, behind
+ * which the server SERVER lives; LAN_PEER is the other end of the veth
+ * pair, up so that the link has a carrier. */
+#define LAN_IF "zt-lan0"
+#define LAN_PEER "zt-lan1"
+#define LAN_ADDR "192.0.2.2"
+#define LAN_GW "192.0.2.1"
+#define SERVER "203.0.113.10"
+#define SERVER2 "203.0.113.20"
+
+/* run runs a shell command line (ip, grep); the test fails if it does. */
+static void run(const char *cmd) {
+  int rc = system(cmd);
+  if (rc != 0) fail_msg("%s: exit status %d", cmd, rc);
+}
+
+static int setup_lan(void **state) {
+  setup(state);
+  run("ip link add " LAN_IF " type veth peer name " LAN_PEER " && "
+      "ip link set " LAN_PEER " up && ip link set " LAN_IF " up && "
+      "ip addr add " LAN_ADDR "/24 dev " LAN_IF " && "
+      "ip route add default via " LAN_GW);
+  return 0;
+}
+
+static int teardown_lan(void **state) {
+  teardown(state);
+  run("ip link del " LAN_IF);
+  return 0;
+}
+
+/* The ADMIT of a full tunnel: default routes for both families. */
+static struct zt_admit admit_full(void) {
+  struct zt_admit a = admit();
+  a.routes[0] = route("0.0.0.0/0");
+  a.routes[1] = route("::/0");
+  return a;
+}
+
+static struct zt_ip ip_of(const char *s) {
+  struct zt_ip a;
+  if (!zt_ip_parse(s, &a)) fail_msg("bad address %s", s);
+  return a;
+}
+
+static void apply_to(const struct zt_admit *a, const char *server) {
+  char err[256] = "";
+  struct zt_ip ip = ip_of(server);
+  if (!tunnel_apply(&tun, IF, a, &ip, err, sizeof(err)))
+    fail_msg("tunnel_apply: %s", err);
+}
+
+/* The laptop's own default route, as it was before the tunnel. */
+#define LAPTOP_DEFAULT_IS_THERE \
+  "ip route show default | grep -qx 'default via " LAN_GW " dev " LAN_IF " '"
+#define PINNED(ip) \
+  "ip route show " ip "/32 | grep -qx '" ip " via " LAN_GW " dev " LAN_IF " proto static '"
+#define NO_ROUTE(dst) "test -z \"$(ip route show " dst ")\""
 
 /* --- tests --- */
 
@@ -284,18 +347,110 @@ static void test_failure_leaves_nothing(void **state) {
   struct zt_admit a = admit();
   apply_ok(&a);
   a.mtu = 10; /* below any device minimum */
-  assert_int_equal(tunnel_apply(&tun, IF, &a, err, sizeof(err)), 0);
+  assert_int_equal(tunnel_apply(&tun, IF, &a, NULL, err, sizeof(err)), 0);
   assert_true(err[0] != '\0');
   assert_int_equal(tun.dev.fd, -1);
   assert_int_equal(if_nametoindex(IF), 0);
   assert_string_equal(source_for("198.51.100.7"), "");
   /* a name the kernel cannot take */
   a = admit();
-  assert_int_equal(tunnel_apply(&tun, "zt-name-far-too-long", &a, err, sizeof(err)), 0);
+  assert_int_equal(tunnel_apply(&tun, "zt-name-far-too-long", &a, NULL, err, sizeof(err)), 0);
   assert_int_equal(tun.dev.fd, -1);
   /* and a good one still works afterwards */
   apply_ok(&a);
   assert_only_addr("100.64.0.2", 32);
+}
+
+/* A full tunnel takes everything into the device except the connection to
+ * the server, which keeps its way out through the laptop's gateway; the
+ * laptop's own default route is overridden, not replaced, and everything is
+ * as before once the tunnel closes. */
+static void test_full_tunnel_pins_server(void **state) {
+  (void)state;
+  struct zt_admit a = admit_full();
+  assert_string_equal(source_for("203.0.113.7"), LAN_ADDR);
+  apply_to(&a, SERVER);
+  assert_non_null(tun.dev.pinned);
+  run(PINNED(SERVER));
+  run("ip route show 0.0.0.0/1 | grep -q 'dev " IF " '");
+  run("ip route show 128.0.0.0/1 | grep -q 'dev " IF " '");
+  run("ip -6 route show ::/1 | grep -q 'dev " IF " '");
+  run("ip -6 route show 8000::/1 | grep -q 'dev " IF " '");
+  run(LAPTOP_DEFAULT_IS_THERE);
+  /* the server outside, everything else inside */
+  assert_string_equal(source_for(SERVER), LAN_ADDR);
+  run("ip route get " SERVER " | grep -q 'via " LAN_GW " dev " LAN_IF " '");
+  assert_string_equal(source_for("203.0.113.7"), "100.64.0.2");
+  assert_string_equal(source_for("192.0.2.200"), LAN_ADDR); /* the LAN itself */
+  assert_string_equal(source_for("fd00:99::1"), "fd00:5a::2");
+
+  /* A reconnection to the same server keeps device and pin. */
+  int ifindex = tun.dev.ifindex;
+  a.session_id = 2;
+  apply_to(&a, SERVER);
+  assert_int_equal(tun.dev.ifindex, ifindex);
+  run(PINNED(SERVER));
+
+  tunnel_close(&tun);
+  assert_null(tun.dev.pinned);
+  run(NO_ROUTE(SERVER "/32"));
+  run(NO_ROUTE("0.0.0.0/1"));
+  run(LAPTOP_DEFAULT_IS_THERE);
+  assert_string_equal(source_for("203.0.113.7"), LAN_ADDR);
+  assert_string_equal(source_for(SERVER), LAN_ADDR);
+}
+
+/* Routes that do not contain the server need no pin. */
+static void test_split_tunnel_no_pin(void **state) {
+  (void)state;
+  struct zt_admit a = admit();
+  apply_to(&a, SERVER);
+  assert_null(tun.dev.pinned);
+  run(NO_ROUTE(SERVER "/32"));
+  assert_string_equal(source_for("198.51.100.7"), "100.64.0.2");
+  assert_string_equal(source_for(SERVER), LAN_ADDR);
+  /* A split route that contains the server is pinned as well. */
+  a.routes[0] = route("203.0.113.0/24");
+  apply_to(&a, SERVER);
+  run(PINNED(SERVER));
+  assert_string_equal(source_for(SERVER), LAN_ADDR);
+  assert_string_equal(source_for("203.0.113.7"), "100.64.0.2");
+}
+
+/* Another server address (a name that resolves elsewhere now): the device
+ * is rebuilt and the pin moves with it. */
+static void test_new_server_moves_pin(void **state) {
+  (void)state;
+  struct zt_admit a = admit_full();
+  apply_to(&a, SERVER);
+  int ifindex = tun.dev.ifindex;
+  apply_to(&a, SERVER2);
+  assert_int_not_equal(tun.dev.ifindex, ifindex);
+  run(NO_ROUTE(SERVER "/32"));
+  run(PINNED(SERVER2));
+  assert_string_equal(source_for(SERVER2), LAN_ADDR);
+  assert_string_equal(source_for(SERVER), "100.64.0.2");
+  /* and without a known server address nothing is pinned */
+  char err[256] = "";
+  assert_int_equal(tunnel_apply(&tun, IF, &a, NULL, err, sizeof(err)), 1);
+  run(NO_ROUTE(SERVER2 "/32"));
+}
+
+/* A server the laptop has no route to cannot be pinned: the tunnel is not
+ * set up (rather than set up to swallow its own connection). */
+static void test_unpinnable_server_fails(void **state) {
+  (void)state;
+  char err[256] = "";
+  struct zt_admit a = admit_full();
+  struct zt_ip server = ip_of("fd00:99::1"); /* no IPv6 route on the LAN */
+  assert_int_equal(tunnel_apply(&tun, IF, &a, &server, err, sizeof(err)), 0);
+  assert_non_null(strstr(err, "pin the route to the server fd00:99::1: no route"));
+  assert_int_equal(tun.dev.fd, -1);
+  assert_int_equal(if_nametoindex(IF), 0);
+  run(NO_ROUTE("0.0.0.0/1"));
+  run(LAPTOP_DEFAULT_IS_THERE);
+  apply_to(&a, SERVER); /* a good one still works afterwards */
+  run(PINNED(SERVER));
 }
 
 int main(void) {
@@ -309,11 +464,15 @@ int main(void) {
     return 1;
   }
 #define T(t) cmocka_unit_test_setup_teardown(t, setup, teardown)
+#define L(t) cmocka_unit_test_setup_teardown(t, setup_lan, teardown_lan)
   const struct CMUnitTest tests[] = {
       T(test_first_apply_creates),   T(test_same_again_keeps),
       T(test_new_address_rebuilds),  T(test_new_routes_or_mtu_rebuild),
       T(test_close_removes),         T(test_failure_leaves_nothing),
+      L(test_full_tunnel_pins_server), L(test_split_tunnel_no_pin),
+      L(test_new_server_moves_pin),  L(test_unpinnable_server_fails),
   };
 #undef T
+#undef L
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

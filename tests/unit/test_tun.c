@@ -35,6 +35,8 @@
 #include <netlink/cache.h>
 #include <netlink/netlink.h>
 #include <netlink/route/addr.h>
+#include <netlink/route/nexthop.h>
+#include <netlink/route/route.h>
 
 #include "tun.h"
 
@@ -249,6 +251,121 @@ static uint16_t inet_csum(const uint8_t *p, size_t n) {
   if (n & 1) sum += (uint32_t)p[n - 1] << 8;
   while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
   return (uint16_t)~sum;
+}
+
+/* --- a local network with a gateway, for the pinned host route --- */
+
+/* The laptop's own network: LAN_IF (LAN_ADDR) with a gateway LAN_GW that
+ * leads to SERVER_NET, where the VPN server SERVER lives. LAN_PEER is the
+ * other end of the veth pair, up so that the link has a carrier. */
+#define LAN_IF "zt-lan0"
+#define LAN_PEER "zt-lan1"
+#define LAN_ADDR "192.0.2.2"
+#define LAN_GW "192.0.2.1"
+#define LAN_ADDR6 "fd00:1::2"
+#define LAN_GW6 "fd00:1::1"
+#define SERVER_NET "203.0.113.0/24"
+#define SERVER "203.0.113.10"
+#define SERVER2 "203.0.113.20"
+#define SERVER_NET6 "fd00:cb::/64"
+#define SERVER6 "fd00:cb::10"
+
+/* run runs an `ip` command line; the test fails if it does. */
+static void run(const char *cmd) {
+  int rc = system(cmd);
+  if (rc != 0) fail_msg("%s: exit status %d", cmd, rc);
+}
+
+static int setup_lan(void **state) {
+  if (setup_configured(state) != 0) return -1;
+  run("ip link add " LAN_IF " type veth peer name " LAN_PEER " && "
+      "ip link set " LAN_PEER " up && ip link set " LAN_IF " up && "
+      "ip addr add " LAN_ADDR "/24 dev " LAN_IF " && "
+      "ip -6 addr add " LAN_ADDR6 "/64 dev " LAN_IF " nodad && "
+      "ip route add " SERVER_NET " via " LAN_GW " && "
+      "ip -6 route add " SERVER_NET6 " via " LAN_GW6);
+  return 0;
+}
+
+static int teardown_lan(void **state) {
+  teardown_configured(state);
+  /* Deleting one end deletes the pair, with its addresses and routes. */
+  run("ip link del " LAN_IF);
+  return 0;
+}
+
+/* struct found_route is what the kernel's main table holds for one
+ * destination prefix. */
+struct found_route {
+  int n;             /* how many routes to exactly that prefix */
+  char gw[INET6_ADDRSTRLEN]; /* the first one's gateway, "" without */
+  int ifindex;
+  int scope;
+  int protocol;
+};
+
+/* find_route reads the main table through its own netlink socket (not
+ * tun/'s) and describes the routes to exactly |dst| ("ADDR/LEN"). */
+static struct found_route find_route(const char *dst) {
+  struct found_route f;
+  memset(&f, 0, sizeof(f));
+  struct nl_addr *want = NULL;
+  assert_int_equal(nl_addr_parse(dst, AF_UNSPEC, &want), 0);
+  struct nl_sock *sk = nl_socket_alloc();
+  assert_non_null(sk);
+  assert_int_equal(nl_connect(sk, NETLINK_ROUTE), 0);
+  struct nl_cache *cache = NULL;
+  assert_int_equal(rtnl_route_alloc_cache(sk, AF_UNSPEC, 0, &cache), 0);
+  for (struct nl_object *o = nl_cache_get_first(cache); o != NULL;
+       o = nl_cache_get_next(o)) {
+    struct rtnl_route *r = (struct rtnl_route *)o;
+    if (rtnl_route_get_table(r) != RT_TABLE_MAIN ||
+        nl_addr_cmp(rtnl_route_get_dst(r), want) != 0)
+      continue;
+    if (f.n++ > 0) continue;
+    f.scope = rtnl_route_get_scope(r);
+    f.protocol = rtnl_route_get_protocol(r);
+    assert_true(rtnl_route_get_nnexthops(r) >= 1);
+    struct rtnl_nexthop *nh = rtnl_route_nexthop_n(r, 0);
+    f.ifindex = rtnl_route_nh_get_ifindex(nh);
+    struct nl_addr *gw = rtnl_route_nh_get_gateway(nh);
+    if (gw != NULL) nl_addr2str(gw, f.gw, sizeof(f.gw));
+  }
+  nl_cache_free(cache);
+  nl_socket_free(sk);
+  nl_addr_put(want);
+  return f;
+}
+
+/* assert_pinned: exactly one host route to |ip| ("/32" or "/128" given in
+ * |host|), static, through |gw| ("" for on-link) out of LAN_IF. */
+static void assert_pinned(const char *host, const char *gw) {
+  struct found_route f = find_route(host);
+  if (f.n != 1) fail_msg("%d routes to %s, wanted 1", f.n, host);
+  assert_string_equal(f.gw, gw);
+  assert_int_equal(f.ifindex, (int)if_nametoindex(LAN_IF));
+  assert_int_equal(f.protocol, RTPROT_STATIC);
+  assert_int_equal(f.scope, gw[0] != '\0' ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK);
+}
+
+static void assert_no_route(const char *dst) {
+  struct found_route f = find_route(dst);
+  if (f.n != 0) fail_msg("%d routes to %s, wanted none", f.n, dst);
+}
+
+static struct zt_ip ip_of(const char *s) {
+  struct zt_ip a;
+  if (!zt_ip_parse(s, &a)) fail_msg("bad address %s", s);
+  return a;
+}
+
+/* source_is: a connection to |ip| leaves with source address |src|, which
+ * tells which route the kernel took (LAN_ADDR: the LAN, ADDR4: the TUN). */
+static void source_is(const char *ip, const char *src) {
+  int s = udp_connect(ip);
+  if (s < 0) fail_msg("connect %s: %s", ip, strerror(errno));
+  assert_source(s, src);
+  close(s);
 }
 
 /* --- tests --- */
@@ -481,6 +598,145 @@ static void test_close_removes_device(void **state) {
   tun_close(dev); /* and closing twice is harmless */
 }
 
+/* The server is behind the LAN's gateway: the pin copies gateway and
+ * interface, wins over a route through the TUN that covers the server, and
+ * goes when the device closes while the LAN's own routes stay. */
+static void test_pin_via_gateway(void **state) {
+  char err[256] = "";
+  struct tun_dev *dev = state_dev(state);
+  struct zt_ip server = ip_of(SERVER);
+  assert_null(dev->pinned);
+  assert_ok(tun_pin_host_route(dev, &server, err, sizeof(err)));
+  assert_non_null(dev->pinned);
+  assert_pinned(SERVER "/32", LAN_GW);
+  /* Now a route more specific than the LAN's takes the server's network
+   * into the tunnel, the way a full tunnel takes everything: the server
+   * itself stays outside. */
+  struct zt_prefix net = route("203.0.113.0/25");
+  assert_ok(tun_add_route(dev, &net, err, sizeof(err)));
+  source_is(SERVER, LAN_ADDR);
+  source_is("203.0.113.11", ADDR4);
+  run("ip route get " SERVER " | grep -q 'via " LAN_GW " dev " LAN_IF "'");
+
+  tun_close(dev);
+  assert_null(dev->pinned);
+  assert_no_route(SERVER "/32");
+  /* the LAN's route to the server network is untouched */
+  struct found_route f = find_route(SERVER_NET);
+  assert_int_equal(f.n, 1);
+  assert_string_equal(f.gw, LAN_GW);
+  source_is(SERVER, LAN_ADDR);
+}
+
+static void test_pin_ipv6(void **state) {
+  char err[256] = "";
+  struct tun_dev *dev = state_dev(state);
+  struct zt_ip server = ip_of(SERVER6);
+  assert_ok(tun_pin_host_route(dev, &server, err, sizeof(err)));
+  assert_pinned(SERVER6 "/128", LAN_GW6);
+  struct zt_prefix net = route("fd00:cb::/65");
+  assert_ok(tun_add_route(dev, &net, err, sizeof(err)));
+  source_is(SERVER6, LAN_ADDR6);
+  source_is("fd00:cb::11", ADDR6);
+  tun_close(dev);
+  assert_no_route(SERVER6 "/128");
+}
+
+/* A server on the laptop's own network is pinned on-link: scope link, no
+ * gateway. */
+static void test_pin_on_link(void **state) {
+  char err[256] = "";
+  struct tun_dev *dev = state_dev(state);
+  struct zt_ip server = ip_of("192.0.2.9");
+  assert_ok(tun_pin_host_route(dev, &server, err, sizeof(err)));
+  assert_pinned("192.0.2.9/32", "");
+  tun_close(dev);
+  assert_no_route("192.0.2.9/32");
+}
+
+/* Pinning another address moves the pin; pinning the same one again keeps
+ * it (the replacement must not delete what it just replaced). */
+static void test_pin_moves(void **state) {
+  char err[256] = "";
+  struct tun_dev *dev = state_dev(state);
+  struct zt_ip s1 = ip_of(SERVER), s2 = ip_of(SERVER2);
+  assert_ok(tun_pin_host_route(dev, &s1, err, sizeof(err)));
+  assert_ok(tun_pin_host_route(dev, &s2, err, sizeof(err)));
+  assert_no_route(SERVER "/32");
+  assert_pinned(SERVER2 "/32", LAN_GW);
+  assert_ok(tun_pin_host_route(dev, &s2, err, sizeof(err)));
+  assert_pinned(SERVER2 "/32", LAN_GW);
+  tun_unpin_host_route(dev);
+  assert_null(dev->pinned);
+  assert_no_route(SERVER2 "/32");
+  tun_unpin_host_route(dev); /* twice is harmless */
+}
+
+/* A pin left behind by a client that was killed is taken over, so that it
+ * goes with this device. */
+static void test_pin_takes_over_leftover(void **state) {
+  char err[256] = "";
+  struct tun_dev *dev = state_dev(state);
+  run("ip route add " SERVER "/32 via " LAN_GW " proto static");
+  struct zt_ip server = ip_of(SERVER);
+  assert_ok(tun_pin_host_route(dev, &server, err, sizeof(err)));
+  assert_pinned(SERVER "/32", LAN_GW);
+  tun_close(dev);
+  assert_no_route(SERVER "/32");
+}
+
+/* A pin the kernel removed by itself (its interface went away) is simply
+ * forgotten at close. */
+static void test_pin_gone_before_close(void **state) {
+  char err[256] = "";
+  struct tun_dev *dev = state_dev(state);
+  struct zt_ip server = ip_of(SERVER);
+  assert_ok(tun_pin_host_route(dev, &server, err, sizeof(err)));
+  run("ip route del " SERVER "/32");
+  tun_close(dev);
+  assert_null(dev->pinned);
+  assert_no_route(SERVER "/32");
+}
+
+static void test_pin_refusals(void **state) {
+  char err[256] = "";
+  struct tun_dev *dev = state_dev(state);
+  /* already through the TUN: pinning would pin the loop itself */
+  struct zt_ip peer = ip_of(PEER4);
+  assert_int_equal(tun_pin_host_route(dev, &peer, err, sizeof(err)), 0);
+  assert_non_null(strstr(err, PEER4 ": it already goes through " TEST_IF));
+  assert_null(dev->pinned);
+  assert_no_route(PEER4 "/32");
+  /* no route at all */
+  struct zt_ip nowhere = ip_of("fd00:99::1");
+  assert_int_equal(tun_pin_host_route(dev, &nowhere, err, sizeof(err)), 0);
+  assert_non_null(strstr(err, "fd00:99::1: no route to it: "));
+  assert_non_null(strstr(err, strerror(ENETUNREACH)));
+  assert_null(dev->pinned);
+  /* not an address */
+  struct zt_ip bad;
+  memset(&bad, 0, sizeof(bad));
+  bad.family = AF_UNIX;
+  assert_int_equal(tun_pin_host_route(dev, &bad, err, sizeof(err)), 0);
+  assert_non_null(strstr(err, "not an IP address"));
+  /* a failed pin leaves an earlier one alone */
+  struct zt_ip server = ip_of(SERVER);
+  assert_ok(tun_pin_host_route(dev, &server, err, sizeof(err)));
+  assert_int_equal(tun_pin_host_route(dev, &peer, err, sizeof(err)), 0);
+  assert_non_null(dev->pinned);
+  assert_pinned(SERVER "/32", LAN_GW);
+}
+
+/* An address of this host needs no pin: the local table comes first. */
+static void test_pin_local_is_noop(void **state) {
+  char err[256] = "";
+  struct tun_dev *dev = state_dev(state);
+  struct zt_ip local = ip_of(LAN_ADDR);
+  assert_ok(tun_pin_host_route(dev, &local, err, sizeof(err)));
+  assert_null(dev->pinned);
+  assert_no_route(LAN_ADDR "/32");
+}
+
 int main(void) {
   if (geteuid() != 0) {
     printf("test_tun: SKIP: needs root for a TUN device in its own network "
@@ -493,6 +749,7 @@ int main(void) {
   }
 #define CONFIGURED(t) \
   cmocka_unit_test_setup_teardown(t, setup_configured, teardown_configured)
+#define WITH_LAN(t) cmocka_unit_test_setup_teardown(t, setup_lan, teardown_lan)
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_open_rejects_long_name),
       cmocka_unit_test(test_close_zeroed_leaves_stdin),
@@ -506,7 +763,16 @@ int main(void) {
       CONFIGURED(test_udp_reaches_tun),
       CONFIGURED(test_icmp_echo_through_tun),
       CONFIGURED(test_close_removes_device),
+      WITH_LAN(test_pin_via_gateway),
+      WITH_LAN(test_pin_ipv6),
+      WITH_LAN(test_pin_on_link),
+      WITH_LAN(test_pin_moves),
+      WITH_LAN(test_pin_takes_over_leftover),
+      WITH_LAN(test_pin_gone_before_close),
+      WITH_LAN(test_pin_refusals),
+      WITH_LAN(test_pin_local_is_noop),
   };
 #undef CONFIGURED
+#undef WITH_LAN
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
