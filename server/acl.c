@@ -13,14 +13,15 @@
  * the deepest node covering that block. The walk is then a handful of
  * nodes whatever the number of rules.
  *
- * Sets are hash-consed: two nodes with the same final set (the common case
- * once ancestors' sets are pushed down) share one, and so do equal pairs. */
+ * The sets themselves, and their sharing between nodes, are in acl_set.c. */
 #include "acl.h"
 
 #include <netinet/in.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "acl_set.h"
 
 /* Tries, by direction and family. */
 enum { T_OUT4, T_OUT6, T_IN4, T_IN6, T_COUNT };
@@ -33,31 +34,12 @@ enum { T_OUT4, T_OUT6, T_IN4, T_IN6, T_COUNT };
 #define META_LEN(m) ((m) & 0xffu)
 #define META_ROUTE 0x100u
 #define META_PAIR(m) ((m) >> 9)
-#define PAIR_MAX ((1u << 23) - 1)
+_Static_assert(ACL_PAIR_MAX == UINT32_MAX >> 9, "pair ids fill the meta word above bit 9");
 
 /* Jump tables: only for tries of at least 2^JUMP_MIN_BITS nodes, at most
  * 2^JUMP_MAX_BITS entries, and never more entries than the trie has nodes. */
 #define JUMP_MIN_BITS 8
 #define JUMP_MAX_BITS 16
-
-struct acl_range {
-  uint16_t lo, hi;
-};
-
-/* A service set. Canonical: with |any| set everything else is clear, and
- * the port ranges are sorted, merged and non-adjacent, so equal sets have
- * equal representations. Its tcp ranges start at |off| in the range pool,
- * its udp ranges follow them. Set id 0 is the empty set. */
-struct acl_set {
-  uint32_t off;
-  uint16_t ntcp, nudp; /* at most 32768 ranges fit in the port space */
-  uint8_t any, icmp;
-};
-
-/* The sets that decide at a node; inbound tries use |allow| only. */
-struct acl_pair {
-  uint32_t allow, deny;
-};
 
 /* Node index 0 is unused in both arrays, so 0 means "no child". Keys are
  * the prefix bits from the top, host bits clear. */
@@ -158,30 +140,6 @@ static uint32_t key_window(const uint64_t key[2], unsigned at, unsigned bits) {
 
 /* --- lookups -------------------------------------------------------------- */
 
-static int ranges_contain(const struct acl_range *r, size_t n, uint16_t port) {
-  size_t lo = 0, hi = n; /* the first range with r.hi >= port lies in [lo, hi] */
-  while (lo < hi) {
-    size_t mid = lo + (hi - lo) / 2;
-    if (r[mid].hi < port)
-      lo = mid + 1;
-    else
-      hi = mid;
-  }
-  return lo < n && r[lo].lo <= port;
-}
-
-static int set_matches(const struct acl *a, uint32_t id, const struct policy_query *q,
-                       uint8_t icmp_proto) {
-  const struct acl_set *s = &a->sets[id];
-  if (s->any) return 1;
-  if (q->ipproto == icmp_proto) return s->icmp;
-  if (!q->has_port) return 0;
-  if (q->ipproto == IPPROTO_TCP) return ranges_contain(a->ranges + s->off, s->ntcp, q->port);
-  if (q->ipproto == IPPROTO_UDP)
-    return ranges_contain(a->ranges + s->off + s->ntcp, s->nudp, q->port);
-  return 0;
-}
-
 /* Every node carries its pushed-down sets, so the deepest node covering the
  * address decides. These return its meta word, or 0 when none covers it
  * (the empty pair, no route, length 0 decides the same). */
@@ -244,186 +202,9 @@ enum policy_verdict acl_check(const struct acl *a, enum policy_dir dir,
     return PV_DENY;
   }
   const struct acl_pair *p = &a->pairs[META_PAIR(meta)];
-  if (set_matches(a, p->deny, q, icmp_proto)) return PV_DENIED;
-  if (set_matches(a, p->allow, q, icmp_proto)) return PV_ALLOW;
+  if (acl_set_matches(a->sets, a->ranges, p->deny, q, icmp_proto)) return PV_DENIED;
+  if (acl_set_matches(a->sets, a->ranges, p->allow, q, icmp_proto)) return PV_ALLOW;
   return PV_DENY;
-}
-
-/* --- set pools (hash-consed) ---------------------------------------------- */
-
-/* A set under construction or being interned. */
-struct svc {
-  uint8_t any, icmp;
-  const struct acl_range *tcp, *udp;
-  size_t ntcp, nudp;
-};
-
-struct set_pool {
-  struct acl_set *sets;
-  size_t nsets, capsets;
-  struct acl_range *ranges;
-  size_t nranges, capranges;
-  uint32_t *slots; /* open addressing over set ids; 0 = free */
-  size_t nslots;
-};
-
-static int grow(void **p, size_t *cap, size_t need, size_t elem) {
-  if (need <= *cap) return 1;
-  size_t n = *cap ? *cap : 16;
-  while (n < need) {
-    if (n > SIZE_MAX / 2 / elem) return 0;
-    n *= 2;
-  }
-  void *q = realloc(*p, n * elem);
-  if (q == NULL) return 0;
-  *p = q;
-  *cap = n;
-  return 1;
-}
-
-/* Pools always hold some room, so that offsets into them never apply to a
- * null pointer. */
-static int pool_init(struct set_pool *p) {
-  memset(p, 0, sizeof(*p));
-  if (!grow((void **)&p->sets, &p->capsets, 1, sizeof(*p->sets)) ||
-      !grow((void **)&p->ranges, &p->capranges, 1, sizeof(*p->ranges)))
-    return 0;
-  memset(&p->sets[0], 0, sizeof(p->sets[0])); /* id 0: the empty set */
-  p->nsets = 1;
-  return 1;
-}
-
-static void pool_release(struct set_pool *p) {
-  free(p->sets);
-  free(p->ranges);
-  free(p->slots);
-  memset(p, 0, sizeof(*p));
-}
-
-static uint64_t svc_hash(const struct svc *s) {
-  /* FNV-1a: the policy is the administrator's, not an adversary's. */
-  uint64_t h = 0xcbf29ce484222325ull;
-#define MIX(v) (h = (h ^ (uint64_t)(v)) * 0x100000001b3ull)
-  MIX(s->any | s->icmp << 1);
-  MIX(s->ntcp);
-  MIX(s->nudp);
-  for (size_t i = 0; i < s->ntcp; i++) MIX((uint32_t)s->tcp[i].lo << 16 | s->tcp[i].hi);
-  for (size_t i = 0; i < s->nudp; i++) MIX((uint32_t)s->udp[i].lo << 16 | s->udp[i].hi);
-#undef MIX
-  return h ^ (h >> 29);
-}
-
-static int svc_equal(const struct set_pool *p, uint32_t id, const struct svc *s) {
-  const struct acl_set *e = &p->sets[id];
-  return e->any == s->any && e->icmp == s->icmp && e->ntcp == s->ntcp && e->nudp == s->nudp &&
-         (s->ntcp == 0 || memcmp(p->ranges + e->off, s->tcp, s->ntcp * sizeof(*s->tcp)) == 0) &&
-         (s->nudp == 0 ||
-          memcmp(p->ranges + e->off + e->ntcp, s->udp, s->nudp * sizeof(*s->udp)) == 0);
-}
-
-static int pool_rehash(struct set_pool *p) {
-  size_t n = p->nslots ? p->nslots * 2 : 64;
-  uint32_t *slots = calloc(n, sizeof(*slots));
-  if (slots == NULL) return 0;
-  for (uint32_t id = 1; id < p->nsets; id++) {
-    const struct acl_set *e = &p->sets[id];
-    struct svc s = {e->any, e->icmp, p->ranges + e->off, p->ranges + e->off + e->ntcp,
-                    e->ntcp, e->nudp};
-    size_t i = (size_t)svc_hash(&s) & (n - 1);
-    while (slots[i] != 0) i = (i + 1) & (n - 1);
-    slots[i] = id;
-  }
-  free(p->slots);
-  p->slots = slots;
-  p->nslots = n;
-  return 1;
-}
-
-/* pool_intern stores canonical set |s| once and sets |*id| to it. |s| must
- * not point into |p|'s ranges. Returns 1, or 0 on allocation failure. */
-static int pool_intern(struct set_pool *p, const struct svc *s, uint32_t *id) {
-  if (!s->any && !s->icmp && s->ntcp == 0 && s->nudp == 0) {
-    *id = 0;
-    return 1;
-  }
-  if ((p->nsets + 1) * 2 > p->nslots && !pool_rehash(p)) return 0;
-  size_t i = (size_t)svc_hash(s) & (p->nslots - 1);
-  for (; p->slots[i] != 0; i = (i + 1) & (p->nslots - 1)) {
-    if (svc_equal(p, p->slots[i], s)) {
-      *id = p->slots[i];
-      return 1;
-    }
-  }
-  if (p->nsets >= UINT32_MAX || p->nranges + s->ntcp + s->nudp > UINT32_MAX) return 0;
-  if (!grow((void **)&p->sets, &p->capsets, p->nsets + 1, sizeof(*p->sets)) ||
-      !grow((void **)&p->ranges, &p->capranges, p->nranges + s->ntcp + s->nudp,
-            sizeof(*p->ranges)))
-    return 0;
-  struct acl_set *e = &p->sets[p->nsets];
-  e->off = (uint32_t)p->nranges;
-  e->ntcp = (uint16_t)s->ntcp;
-  e->nudp = (uint16_t)s->nudp;
-  e->any = s->any;
-  e->icmp = s->icmp;
-  if (s->ntcp) memcpy(p->ranges + p->nranges, s->tcp, s->ntcp * sizeof(*s->tcp));
-  p->nranges += s->ntcp;
-  if (s->nudp) memcpy(p->ranges + p->nranges, s->udp, s->nudp * sizeof(*s->udp));
-  p->nranges += s->nudp;
-  *id = (uint32_t)p->nsets++;
-  p->slots[i] = *id;
-  return 1;
-}
-
-/* --- port ranges ------------------------------------------------------------ */
-
-struct range_vec {
-  struct acl_range *v;
-  size_t n, cap;
-};
-
-static int vec_push(struct range_vec *rv, uint16_t lo, uint16_t hi) {
-  if (!grow((void **)&rv->v, &rv->cap, rv->n + 1, sizeof(*rv->v))) return 0;
-  rv->v[rv->n].lo = lo;
-  rv->v[rv->n].hi = hi;
-  rv->n++;
-  return 1;
-}
-
-/* Appends |r| to sorted canonical |out| (r.lo >= the last lo), merging
- * overlapping and adjacent ranges. |out| has room. */
-static void coalesce(struct acl_range *out, size_t *n, struct acl_range r) {
-  if (*n > 0 && (uint32_t)r.lo <= (uint32_t)out[*n - 1].hi + 1) {
-    if (r.hi > out[*n - 1].hi) out[*n - 1].hi = r.hi;
-    return;
-  }
-  out[(*n)++] = r;
-}
-
-static int cmp_range(const void *x, const void *y) {
-  const struct acl_range *a = x, *b = y;
-  return a->lo != b->lo ? (a->lo < b->lo ? -1 : 1) : (a->hi < b->hi ? -1 : a->hi > b->hi);
-}
-
-/* Sorts and merges |rv| in place into canonical form. */
-static void vec_canon(struct range_vec *rv) {
-  if (rv->n < 2) return;
-  qsort(rv->v, rv->n, sizeof(*rv->v), cmp_range);
-  size_t n = 0;
-  for (size_t i = 0; i < rv->n; i++) coalesce(rv->v, &n, rv->v[i]);
-  rv->n = n;
-}
-
-/* Merges two canonical lists into |out| (room for na + nb). */
-static size_t merge_ranges(const struct acl_range *a, size_t na, const struct acl_range *b,
-                           size_t nb, struct acl_range *out) {
-  size_t i = 0, j = 0, n = 0;
-  while (i < na || j < nb) {
-    if (j >= nb || (i < na && a[i].lo <= b[j].lo))
-      coalesce(out, &n, a[i++]);
-    else
-      coalesce(out, &n, b[j++]);
-  }
-  return n;
 }
 
 /* --- building ------------------------------------------------------------- */
@@ -452,17 +233,16 @@ struct builder {
   uint32_t root[T_COUNT];
   struct bnode *nodes; /* index 0 unused */
   size_t nnodes, capnodes;
-  struct set_pool own;   /* each node's own sets, before the push-down */
-  struct set_pool final; /* the sets the acl keeps */
+  struct acl_set_pool own;   /* each node's own sets, before the push-down */
+  struct acl_set_pool final; /* the sets the acl keeps */
   struct pending *pend;
   size_t npend, cappend;
-  struct range_vec tcp[2], udp[2]; /* scratch per kind (allow, deny) */
-  struct range_vec merged;
+  struct acl_set_draft draft[2]; /* per kind (allow, deny) */
 };
 
 static int node_new(struct builder *b, const uint64_t key[2], unsigned len, uint32_t *idx) {
   if (b->nnodes >= UINT32_MAX) return 0;
-  if (!grow((void **)&b->nodes, &b->capnodes, b->nnodes + 1, sizeof(*b->nodes))) return 0;
+  if (!acl_grow((void **)&b->nodes, &b->capnodes, b->nnodes + 1, sizeof(*b->nodes))) return 0;
   struct bnode *n = &b->nodes[b->nnodes];
   memset(n, 0, sizeof(*n));
   n->key[0] = key[0];
@@ -526,7 +306,7 @@ static int add_entries(struct builder *b, const struct policy_entry *e, size_t n
   for (size_t i = 0; i < n; i++) {
     /* A family mismatch never matches in policy_entry_matches either. */
     if (e[i].prefix.family != family || e[i].prefix.len > family_bits(family)) continue;
-    if (!grow((void **)&b->pend, &b->cappend, b->npend + 1, sizeof(*b->pend))) return 0;
+    if (!acl_grow((void **)&b->pend, &b->cappend, b->npend + 1, sizeof(*b->pend))) return 0;
     struct pending *p = &b->pend[b->npend++];
     memset(p, 0, sizeof(*p));
     key_from_addr(family, e[i].prefix.addr, p->key);
@@ -550,75 +330,22 @@ static int cmp_pending(const void *x, const void *y) {
 /* Builds the own sets of the entries pend[from, to) (one prefix) into the
  * node |idx|. */
 static int own_sets(struct builder *b, size_t from, size_t to, uint32_t idx) {
-  struct svc s[2] = {{0}, {0}};
-  for (int k = 0; k < 2; k++) b->tcp[k].n = b->udp[k].n = 0;
   uint8_t route = 0;
   for (size_t i = from; i < to; i++) {
     const struct pending *p = &b->pend[i];
     if (p->kind == K_ROUTE || p->kind == K_ALLOW) route = 1;
     if (p->kind == K_ROUTE) continue;
-    int k = p->kind == K_DENY;
-    switch ((enum policy_proto)p->proto) {
-      case PP_ANY:
-        s[k].any = 1;
-        break;
-      case PP_ICMP:
-        s[k].icmp = 1;
-        break;
-      case PP_TCP:
-        if (p->lo <= p->hi && !vec_push(&b->tcp[k], p->lo, p->hi)) return 0;
-        break;
-      case PP_UDP:
-        if (p->lo <= p->hi && !vec_push(&b->udp[k], p->lo, p->hi)) return 0;
-        break;
-    }
+    if (!acl_set_draft_add(&b->draft[p->kind == K_DENY], (enum policy_proto)p->proto, p->lo,
+                           p->hi))
+      return 0;
   }
   uint32_t ids[2];
-  for (int k = 0; k < 2; k++) {
-    if (!s[k].any) {
-      vec_canon(&b->tcp[k]);
-      vec_canon(&b->udp[k]);
-      s[k].tcp = b->tcp[k].v;
-      s[k].ntcp = b->tcp[k].n;
-      s[k].udp = b->udp[k].v;
-      s[k].nudp = b->udp[k].n;
-    } else {
-      s[k].icmp = 0;
-    }
-    if (!pool_intern(&b->own, &s[k], &ids[k])) return 0;
-  }
+  for (int k = 0; k < 2; k++)
+    if (!acl_set_draft_intern(&b->draft[k], &b->own, &ids[k])) return 0;
   b->nodes[idx].allow = ids[0];
   b->nodes[idx].deny = ids[1];
   b->nodes[idx].route |= route;
   return 1;
-}
-
-/* The final set of a node: its own set |own| (in b->own) together with the
- * pushed-down set |up| of its ancestors (in b->final). */
-static int union_set(struct builder *b, uint32_t own, uint32_t up, uint32_t *out) {
-  if (own == 0) {
-    *out = up;
-    return 1;
-  }
-  const struct acl_set *o = &b->own.sets[own];
-  const struct acl_set *u = &b->final.sets[up];
-  if (u->any) {
-    *out = up;
-    return 1;
-  }
-  struct svc s = {0};
-  s.any = o->any;
-  s.icmp = o->any ? 0 : (o->icmp | u->icmp);
-  if (!s.any) {
-    const struct acl_range *orng = b->own.ranges + o->off, *ur = b->final.ranges + u->off;
-    size_t need = (size_t)o->ntcp + u->ntcp + o->nudp + u->nudp;
-    if (!grow((void **)&b->merged.v, &b->merged.cap, need + 1, sizeof(*b->merged.v))) return 0;
-    s.tcp = b->merged.v;
-    s.ntcp = merge_ranges(orng, o->ntcp, ur, u->ntcp, b->merged.v);
-    s.udp = b->merged.v + s.ntcp;
-    s.nudp = merge_ranges(orng + o->ntcp, o->nudp, ur + u->ntcp, u->nudp, b->merged.v + s.ntcp);
-  }
-  return pool_intern(&b->final, &s, out);
 }
 
 /* Replaces every node's own sets with the union of its own and its
@@ -636,8 +363,8 @@ static int push_down(struct builder *b, uint32_t root) {
     top--;
     uint32_t i = stack[top].node, up_allow = stack[top].allow, up_deny = stack[top].deny;
     uint32_t allow, deny;
-    if (!union_set(b, b->nodes[i].allow, up_allow, &allow) ||
-        !union_set(b, b->nodes[i].deny, up_deny, &deny))
+    if (!acl_set_union(&b->final, &b->own, b->nodes[i].allow, up_allow, &allow) ||
+        !acl_set_union(&b->final, &b->own, b->nodes[i].deny, up_deny, &deny))
       return 0;
     struct bnode *n = &b->nodes[i];
     n->allow = allow;
@@ -684,59 +411,6 @@ static int build_trie(struct builder *b, unsigned t, enum policy_dir dir, int fa
 }
 
 /* --- freezing ------------------------------------------------------------- */
-
-struct pair_table {
-  struct acl_pair *pairs;
-  size_t npairs, cap;
-  uint32_t *slots; /* open addressing over pair ids; 0 = free */
-  size_t nslots;
-};
-
-static size_t pair_slot(const struct pair_table *pt, uint32_t allow, uint32_t deny) {
-  uint64_t h = ((uint64_t)allow << 32 | deny) * 0x9e3779b97f4a7c15ull;
-  return (size_t)(h >> 32) & (pt->nslots - 1);
-}
-
-static int pair_rehash(struct pair_table *pt) {
-  size_t n = pt->nslots ? pt->nslots * 2 : 64;
-  uint32_t *slots = calloc(n, sizeof(*slots));
-  if (slots == NULL) return 0;
-  free(pt->slots);
-  pt->slots = slots;
-  pt->nslots = n;
-  for (uint32_t id = 1; id < pt->npairs; id++) {
-    size_t i = pair_slot(pt, pt->pairs[id].allow, pt->pairs[id].deny);
-    while (slots[i] != 0) i = (i + 1) & (n - 1);
-    slots[i] = id;
-  }
-  return 1;
-}
-
-/* pair_intern stores (allow, deny) once; pair 0 is the empty pair. */
-static int pair_intern(struct pair_table *pt, uint32_t allow, uint32_t deny, uint32_t *id) {
-  if (allow == 0 && deny == 0) {
-    *id = 0;
-    return 1;
-  }
-  if ((pt->npairs + 1) * 2 > pt->nslots && !pair_rehash(pt)) return 0;
-  size_t i = pair_slot(pt, allow, deny);
-  for (; pt->slots[i] != 0; i = (i + 1) & (pt->nslots - 1)) {
-    const struct acl_pair *p = &pt->pairs[pt->slots[i]];
-    if (p->allow == allow && p->deny == deny) {
-      *id = pt->slots[i];
-      return 1;
-    }
-  }
-  /* Past 2^23 distinct pairs (millions of distinct destinations for one
-   * pair) the meta word has no room: refuse rather than misdecide. */
-  if (pt->npairs > PAIR_MAX) return 0;
-  if (!grow((void **)&pt->pairs, &pt->cap, pt->npairs + 1, sizeof(*pt->pairs))) return 0;
-  pt->pairs[pt->npairs].allow = allow;
-  pt->pairs[pt->npairs].deny = deny;
-  *id = (uint32_t)pt->npairs++;
-  pt->slots[i] = *id;
-  return 1;
-}
 
 /* Numbers the nodes of trie |t| depth first, first child first, from
  * |*next| on, into |map| (builder index -> frozen index). */
@@ -818,14 +492,10 @@ static int jump_build(struct acl *a, unsigned t, size_t count) {
  * jump tables. */
 static int freeze(struct builder *b, struct acl *a) {
   static const unsigned v4[] = {T_OUT4, T_IN4}, v6[] = {T_OUT6, T_IN6};
-  struct pair_table pt;
-  memset(&pt, 0, sizeof(pt));
+  struct acl_pair_table pt;
+  int ok = acl_pair_table_init(&pt);
   uint32_t *map = calloc(b->nnodes, sizeof(*map));
-  int ok = map != NULL && grow((void **)&pt.pairs, &pt.cap, 1, sizeof(*pt.pairs));
-  if (ok) {
-    pt.pairs[0].allow = pt.pairs[0].deny = 0;
-    pt.npairs = 1;
-  }
+  ok = ok && map != NULL;
   size_t n4 = 1, n6 = 1, count[T_COUNT] = {0};
   for (int k = 0; ok && k < 2; k++) {
     size_t before4 = n4, before6 = n6;
@@ -850,7 +520,7 @@ static int freeze(struct builder *b, struct acl *a) {
     while (top > 0) {
       const struct bnode *bn = &b->nodes[stack[--top]];
       uint32_t pair;
-      if (!pair_intern(&pt, bn->allow, bn->deny, &pair)) {
+      if (!acl_pair_intern(&pt, bn->allow, bn->deny, &pair)) {
         ok = 0;
         break;
       }
@@ -877,23 +547,12 @@ static int freeze(struct builder *b, struct acl *a) {
     ok = ok && jump_build(a, t, count[t]);
   }
   free(map);
-  free(pt.slots);
-  if (ok) {
-    a->pairs = pt.pairs;
-    a->npairs = pt.npairs;
-  } else {
-    free(pt.pairs);
-  }
+  if (ok) acl_pair_table_take(&pt, &a->pairs, &a->npairs);
+  acl_pair_table_cleanup(&pt);
   return ok;
 }
 
 /* --- compiling ------------------------------------------------------------ */
-
-/* Gives back unused room, keeping at least one element (see pool_init). */
-static void *shrink(void *p, size_t n, size_t elem) {
-  void *q = realloc(p, (n ? n : 1) * elem);
-  return q ? q : p;
-}
 
 struct acl *acl_compile(const struct policy *p, const struct zt_identity *user,
                         const struct zt_identity *device) {
@@ -901,7 +560,7 @@ struct acl *acl_compile(const struct policy *p, const struct zt_identity *user,
   memset(&b, 0, sizeof(b));
   const struct policy_rule **rules = NULL;
   struct acl *a = calloc(1, sizeof(*a));
-  int ok = a != NULL && pool_init(&b.own) && pool_init(&b.final);
+  int ok = a != NULL && acl_set_pool_init(&b.own) && acl_set_pool_init(&b.final);
   if (ok && p->nrules > 0) {
     rules = malloc(p->nrules * sizeof(*rules));
     ok = rules != NULL;
@@ -927,25 +586,16 @@ struct acl *acl_compile(const struct policy *p, const struct zt_identity *user,
     ok = build_trie(&b, tries[i].t, tries[i].dir, tries[i].family, rules, nrules);
   free(rules);
   free(b.pend);
-  for (int k = 0; k < 2; k++) {
-    free(b.tcp[k].v);
-    free(b.udp[k].v);
-  }
-  free(b.merged.v);
-  pool_release(&b.own);
+  for (int k = 0; k < 2; k++) acl_set_draft_cleanup(&b.draft[k]);
+  acl_set_pool_cleanup(&b.own);
   ok = ok && freeze(&b, a);
   free(b.nodes);
   if (!ok) {
-    pool_release(&b.final);
+    acl_set_pool_cleanup(&b.final);
     acl_free(a);
     return NULL;
   }
-  a->sets = shrink(b.final.sets, b.final.nsets, sizeof(*a->sets));
-  a->nsets = b.final.nsets;
-  a->ranges = shrink(b.final.ranges, b.final.nranges, sizeof(*a->ranges));
-  a->nranges = b.final.nranges;
-  a->pairs = shrink(a->pairs, a->npairs, sizeof(*a->pairs));
-  free(b.final.slots);
+  acl_set_pool_take(&b.final, &a->sets, &a->nsets, &a->ranges, &a->nranges);
   return a;
 }
 
