@@ -104,9 +104,13 @@ int tun_add_address(struct tun_dev *dev, const struct zt_prefix *addr,
   return 1;
 }
 
-/* route_new builds the route object shared by add and delete: |dst| in the
- * main table, static, scope link, out of the device. */
+/* route_new builds a route object for add and delete: |dst| in the main
+ * table, static, out of interface |ifindex|, through |gw| or |gw_via| when
+ * given (an IPv4 route may have an IPv6 gateway: RTA_VIA) and then scope
+ * universe, else scope link as the kernel's own connected routes. Returns
+ * NULL with a libnl error in |*out_rc|. */
 static struct rtnl_route *route_new(int ifindex, const struct zt_prefix *dst,
+                                    struct nl_addr *gw, struct nl_addr *gw_via,
                                     int *out_rc) {
   struct nl_addr *d = prefix_to_nl(dst, out_rc);
   if (d == NULL) return NULL;
@@ -121,9 +125,13 @@ static struct rtnl_route *route_new(int ifindex, const struct zt_prefix *dst,
   if (*out_rc < 0) goto fail;
   rtnl_route_set_table(r, RT_TABLE_MAIN);
   rtnl_route_set_protocol(r, RTPROT_STATIC);
-  rtnl_route_set_scope(r, RT_SCOPE_LINK);
+  rtnl_route_set_scope(r, gw != NULL || gw_via != NULL ? RT_SCOPE_UNIVERSE
+                                                       : RT_SCOPE_LINK);
   rtnl_route_set_type(r, RTN_UNICAST);
   rtnl_route_nh_set_ifindex(nh, ifindex);
+  /* the setters take their own references */
+  if (gw != NULL) rtnl_route_nh_set_gateway(nh, gw);
+  if (gw_via != NULL) rtnl_route_nh_set_via(nh, gw_via);
   rtnl_route_add_nexthop(r, nh); /* the route owns |nh| from here */
   nl_addr_put(d);
   return r;
@@ -146,7 +154,7 @@ static void route_error(const struct tun_dev *dev, const char *verb,
 int tun_add_route(struct tun_dev *dev, const struct zt_prefix *dst,
                   char *err, size_t errlen) {
   int rc;
-  struct rtnl_route *r = route_new(dev->ifindex, dst, &rc);
+  struct rtnl_route *r = route_new(dev->ifindex, dst, NULL, NULL, &rc);
   if (r != NULL) {
     /* rtnl_route_add adds NLM_F_CREATE; REPLACE makes a repeated add (a
      * reconnect pushing the same routes) succeed instead of EEXIST. */
@@ -163,7 +171,7 @@ int tun_add_route(struct tun_dev *dev, const struct zt_prefix *dst,
 int tun_del_route(struct tun_dev *dev, const struct zt_prefix *dst,
                   char *err, size_t errlen) {
   int rc;
-  struct rtnl_route *r = route_new(dev->ifindex, dst, &rc);
+  struct rtnl_route *r = route_new(dev->ifindex, dst, NULL, NULL, &rc);
   if (r != NULL) {
     rc = rtnl_route_delete(dev->nl, r, 0);
     rtnl_route_put(r);
@@ -253,40 +261,8 @@ static struct rtnl_route *pin_new(const struct zt_ip *dst,
   struct zt_prefix host = {.family = dst->family,
                            .len = (uint8_t)(zt_ip_len(dst->family) * 8)};
   memcpy(host.addr, dst->addr, sizeof(host.addr));
-  struct nl_addr *d = prefix_to_nl(&host, out_rc);
-  if (d == NULL) return NULL;
-  struct rtnl_route *r = rtnl_route_alloc();
-  struct rtnl_nexthop *nh = rtnl_route_nh_alloc();
-  if (r == NULL || nh == NULL) {
-    *out_rc = -NLE_NOMEM;
-    goto fail;
-  }
-  rtnl_route_set_family(r, (uint8_t)dst->family);
-  *out_rc = rtnl_route_set_dst(r, d); /* takes its own reference */
-  if (*out_rc < 0) goto fail;
-  rtnl_route_set_table(r, RT_TABLE_MAIN);
-  rtnl_route_set_protocol(r, RTPROT_STATIC);
-  rtnl_route_set_type(r, RTN_UNICAST);
-  rtnl_route_nh_set_ifindex(nh, rtnl_route_nh_get_ifindex(via));
-  /* Both setters take their own reference. Via: an IPv4 route through an
-   * IPv6 gateway. */
-  struct nl_addr *gw = rtnl_route_nh_get_gateway(via);
-  struct nl_addr *gw_via = rtnl_route_nh_get_via(via);
-  if (gw != NULL) rtnl_route_nh_set_gateway(nh, gw);
-  if (gw_via != NULL) rtnl_route_nh_set_via(nh, gw_via);
-  /* A server on the local network is reached directly: scope link, as the
-   * kernel's own connected routes. */
-  rtnl_route_set_scope(r, gw != NULL || gw_via != NULL ? RT_SCOPE_UNIVERSE
-                                                       : RT_SCOPE_LINK);
-  rtnl_route_add_nexthop(r, nh); /* the route owns |nh| from here */
-  nl_addr_put(d);
-  return r;
-
-fail:
-  if (nh != NULL) rtnl_route_nh_free(nh);
-  if (r != NULL) rtnl_route_put(r);
-  nl_addr_put(d);
-  return NULL;
+  return route_new(rtnl_route_nh_get_ifindex(via), &host,
+                   rtnl_route_nh_get_gateway(via), rtnl_route_nh_get_via(via), out_rc);
 }
 
 static const char *route_type_name(uint8_t type) {
