@@ -56,14 +56,17 @@ static void arm_timer(struct session *s) {
 }
 
 void session_set_expiry(struct session *s) {
-  /* notAfter is wall-clock time, the timers are monotonic: convert now, and
-   * again at each reload in case the wall clock was stepped. */
-  time_t now = time(NULL);
+  /* notAfter is wall-clock time, the timers are monotonic: convert now, in
+   * milliseconds so the session ends right at notAfter, and again at each
+   * reload in case the wall clock was stepped. */
+  struct timespec now;
+  clock_gettime(CLOCK_REALTIME, &now);
   const struct zt_identity *first =
       s->user.not_after < s->device.not_after ? &s->user : &s->device;
   s->expiring = first == &s->user ? "user" : "device";
-  time_t left = first->not_after - now;
-  s->expires_ms = s->srv->now_ms + (left > 0 ? (uint64_t)left * 1000ull : 0);
+  int64_t left_ms = ((int64_t)first->not_after - (int64_t)now.tv_sec) * 1000 -
+                    now.tv_nsec / 1000000;
+  s->expires_ms = s->srv->now_ms + (left_ms > 0 ? (uint64_t)left_ms : 0);
 }
 
 void session_arm_timer(struct session *s) { arm_timer(s); }

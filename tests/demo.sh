@@ -7,10 +7,12 @@
 # into build/ (or $ZT_BUILD), makes a demo PKI with tests/pki/mkpki.sh,
 # and builds three network namespaces standing in for a laptop, the VPN
 # gateway and a corporate web server. Then it starts ztvpn-server on the
-# gateway and ztvpn-client on the laptop, and shows the tunnel address, the
-# routes, a ping and an HTTP fetch through the tunnel, and the gateway's
-# audit log. Everything it created is removed when it ends (also on
-# Ctrl-C). --no-build skips the dependency and build steps. Needs root.
+# gateway, with a policy, and ztvpn-client on the laptop, and shows the
+# tunnel address, the routes, a ping and an HTTP fetch through the tunnel,
+# a connection the policy refuses (and the gateway's count of it), the
+# offline policy query, and the gateway's audit log. Everything it created
+# is removed when it ends (also on Ctrl-C). --no-build skips the dependency
+# and build steps. Needs root.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd -P)
@@ -116,11 +118,38 @@ echo "hello from corp" >"$ZT_TMP/www/index.html"
 start_bg http "$NS_CORP" python3 -m http.server 80 --bind "$CORP_ADDR" \
 	--directory "$ZT_TMP/www"
 wait_for 10 port_listening "$NS_CORP" 80 || bail "the corp web server did not start"
-say "corp runs a small web server on port 80."
+tcp_serve ssh "$NS_CORP" "$CORP_ADDR" 22 || bail "the corp port 22 listener did not start"
+say "corp runs a small web server on port 80, and something listening on port 22 (standing in for ssh)."
 
-section "5. The gateway"
-write_server_conf "$ZT_TMP/gw/server.conf"
-say "ztvpn-server listens on 192.0.2.1:8443 and hands out addresses from 100.64.0.0/24, with a route to 198.51.100.0/24:"
+section "5. The gateway and its policy"
+write_server_conf "$ZT_TMP/gw/server.conf" 'policy = "policy.conf";'
+# No global route list: each client is sent the routes its rules allow.
+conf_routes "$ZT_TMP/gw/server.conf" || bail "cannot edit server.conf"
+cat >"$ZT_TMP/gw/policy.conf" <<'EOF'
+# Who may reach what through the gateway. Default: nothing.
+devices = ( { id = "laptop-042"; owners = [ "alice" ]; } );
+rules = (
+  { name = "web";
+    users = [ "group:engineering" ]; devices = [ "group:managed" ];
+    allow = [ "198.51.100.10 tcp/80 icmp" ]; }
+);
+# Expectations, checked at every start and reload.
+tests = (
+  { user = "alice"; user_groups = [ "engineering" ];
+    device = "laptop-042"; device_groups = [ "managed" ];
+    to = "198.51.100.10 tcp/80"; expect = "allow"; rule = "web"; },
+  { user = "alice"; user_groups = [ "engineering" ];
+    device = "laptop-042"; device_groups = [ "managed" ];
+    to = "198.51.100.10 tcp/22"; expect = "deny"; }
+);
+EOF
+say "The gateway's policy.conf says who may reach what. Here: people of the group engineering, on a managed device, may reach corp's web server (tcp/80) and ping it; nothing else, so not corp's port 22. Only alice may use the laptop laptop-042. The policy carries its own tests:"
+sed 's/^/    /' "$ZT_TMP/gw/policy.conf"
+say "ztvpn-server -n checks the configuration, the policy and its tests without starting:"
+run_fg check 10 "$NS_GW" "$SERVER_BIN" -n -c "$ZT_TMP/gw/server.conf"
+sed 's/^/    /' "$(bg_log check)"
+((FG_STATUS == 0)) || bail "ztvpn-server -n refused the configuration"
+say "ztvpn-server listens on 192.0.2.1:8443 and hands out addresses from 100.64.0.0/24:"
 start_bg server "$NS_GW" "$SERVER_BIN" -c "$ZT_TMP/gw/server.conf"
 wait_for 10 has_line "listening on" "$(bg_log server)" ||
 	bail "ztvpn-server did not start"
@@ -151,34 +180,64 @@ sed 's/^/    /' "$(bg_log client)"
 
 say "The laptop's tunnel address:"
 show laptop "$NS_L1" ip -br addr show ztvpn0
-say "The routes the gateway pushed:"
+say "The routes the gateway pushed: only what alice on this laptop may reach."
 show laptop "$NS_L1" ip route
 
 section "8. Traffic through the tunnel"
-say "A ping from the laptop to corp now goes through the tunnel:"
+say "A ping from the laptop to corp now goes through the tunnel (the policy allows icmp):"
 show laptop "$NS_L1" ping -c 3 -i 0.3 "$CORP_ADDR" ||
 	bail "the ping through the tunnel failed"
-say "And a web page:"
+say "And a web page (tcp/80 is allowed too):"
 show laptop "$NS_L1" curl -sS --max-time 10 "http://$CORP_ADDR/" ||
 	bail "the HTTP fetch through the tunnel failed"
 say "corp saw the laptop's tunnel address, not its real one:"
 sed 's/^/    /' "$(bg_log http)" | grep '"GET' || true
 
-# --- Policy -----------------------------------------------------------------
-# Issue 3 (allow/deny policy) shows its output here: a policy.conf
-# allowing alice's group tcp/80 and icmp to corp, a flow that is allowed
-# (the fetch above), one that is denied (e.g. tcp/22), and the gateway's
-# denied-packet counter. Add it as a section "Policy" here.
+# show_as WHO DISPLAY NS CMD...: like show, but print DISPLAY as the
+# command (the real one has long temporary paths).
+show_as() {
+	local who=$1 display=$2 ns=$3 out status=0
+	shift 3
+	printf '\n  %s$ %s\n' "$who" "$display"
+	out=$(nsx "$ns" "$@" 2>&1) || status=$?
+	printf '%s\n' "$out" | sed 's/^/    /'
+	return "$status"
+}
+
 demo_policy() {
-	:
+	local status=0 ms t0 n
+	section "9. What the policy refuses"
+	say "corp also listens on port 22, but no rule lets alice reach it. The gateway drops the laptop's connection attempts, so the connection times out:"
+	t0=$(now_us)
+	show laptop "$NS_L1" curl -sS --max-time 3 "telnet://$CORP_ADDR:22" </dev/null || status=$?
+	ms=$((($(now_us) - t0) / 1000))
+	((status == 28)) || bail "the connection to corp port 22 did not time out (curl status $status)"
+	say "(curl gave up after $ms ms.) The packets were dropped at the gateway, not by corp: corp's port 22 saw no connection at all. The gateway counts drops per session and reason, and logs them at most once a second:"
+	wait_for 3 has_line 'dropped packet: policy' "$(bg_log server)" ||
+		bail "the gateway logged no dropped packet"
+	grep 'dropped packet: policy' "$(bg_log server)" | sed 's/^/    /'
+	n=$(sed -n 's/.*dropped packet: policy (\([0-9]*\) so far).*/\1/p' "$(bg_log server)" | tail -n1)
+	say "By its last line the gateway had dropped $n packets of alice's session for the policy (the first SYN and the kernel's retries of it)."
+	! has_line '^connection to' "$(bg_log ssh)" || bail "corp's port 22 saw a connection"
+	say "An administrator can ask the same configuration, offline, what it allows and which rule decides:"
+	show_as gateway 'ztvpn-server -c server.conf -q alice:engineering laptop-042:managed "198.51.100.10 tcp/80"' \
+		"$NS_GW" "$SERVER_BIN" -c "$ZT_TMP/gw/server.conf" -q alice:engineering laptop-042:managed "$CORP_ADDR tcp/80" ||
+		bail "the offline query did not allow tcp/80"
+	show_as gateway 'ztvpn-server -c server.conf -q alice:engineering laptop-042:managed "198.51.100.10 tcp/22"' \
+		"$NS_GW" "$SERVER_BIN" -c "$ZT_TMP/gw/server.conf" -q alice:engineering laptop-042:managed "$CORP_ADDR tcp/22" &&
+		bail "the offline query allowed tcp/22"
+	show_as gateway 'ztvpn-server -c server.conf -q bob:sales laptop-042:managed "198.51.100.10 tcp/80"' \
+		"$NS_GW" "$SERVER_BIN" -c "$ZT_TMP/gw/server.conf" -q bob:sales laptop-042:managed "$CORP_ADDR tcp/80" &&
+		bail "the offline query admitted bob on alice's laptop"
+	say "(Exit status 0 means allowed, 1 refused.)"
 }
 demo_policy
 
-section "9. What the gateway recorded"
+section "10. What the gateway recorded"
 say "Every admission, rejection and session end is an audit record:"
 grep 'audit event=' "$(bg_log server)" | sed 's/^/    /' || true
 
-section "10. Cleaning up"
+section "11. Cleaning up"
 bg_stop client
 bg_stop server
 say "Stopped the client and the gateway:"

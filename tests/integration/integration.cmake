@@ -15,6 +15,9 @@ set(ZT_INTEGRATION_TESTS
   ipv6
   keepalive
   limits
+  policy
+  revocation
+  reload
   ctl
   full_tunnel
 )

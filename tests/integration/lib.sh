@@ -631,3 +631,407 @@ audit_admit_re() {
 audit_reject_re() {
 	printf 'ztvpn-server: info: audit event=reject .*reason=%s( |$)' "$1"
 }
+
+# --- policy, revocation and reload (issue 3) ---------------------------------
+# Helpers for test_policy.sh, test_revocation.sh, test_reload.sh and demo.sh.
+
+# A third laptop (topo_laptop3): laptop3 eth0 192.0.2.4/24 on the same bridge.
+L3_ADDR=192.0.2.4
+NS_L3=''
+# The control program (test_ctl.sh uses it too).
+CTL_BIN=$ZT_BUILD/common/ctl/ztvpn-ctl
+WAITED_MS=
+RELOAD_LINE=
+# shellcheck disable=SC2034 # RELOAD_T0 and CTL_STATUS are read by the tests
+RELOAD_T0=
+# shellcheck disable=SC2034
+CTL_STATUS=
+
+# topo_laptop3: add a third laptop namespace ($NS_L3, $L3_ADDR) to a
+# topology made by topo_up.
+topo_laptop3() {
+	local mac
+	NS_L3=${NS_GW%-gw}-laptop3
+	new_ns "$NS_L3"
+	# A bridge takes the lowest MAC address of its ports unless one is set:
+	# pin the current one, or the other laptops' ARP entries for the
+	# gateway go stale when the new port joins.
+	mac=$(ip -n "$NS_GW" -br link show br0 | awk '{print $3}')
+	ip -n "$NS_GW" link set br0 address "$mac"
+	ip -n "$NS_GW" link add l3 type veth peer name eth0 netns "$NS_L3"
+	ip -n "$NS_GW" link set l3 master br0 up
+	ip -n "$NS_L3" addr add "$L3_ADDR/24" dev eth0
+	ip -n "$NS_L3" link set eth0 up
+	wait_for 5 nsx "$NS_L3" ping -c1 -W1 -q "$GW_LAN" >/dev/null 2>&1 ||
+		bail "topology: laptop3 cannot reach the gateway"
+}
+
+# wait_for_ms TIMEOUT_MS CMD...: wait_for with a bound in milliseconds and
+# a 0.05 s poll. WAITED_MS = milliseconds from the call until CMD first
+# succeeded (or until giving up). Returns 0 or 1 like wait_for.
+wait_for_ms() {
+	local timeout_ms=$1
+	shift
+	local t0 tries=$((timeout_ms / 50 + 2))
+	t0=$(now_us)
+	while ((tries-- > 0)); do
+		if "$@"; then
+			WAITED_MS=$((($(now_us) - t0) / 1000))
+			return 0
+		fi
+		WAITED_MS=$((($(now_us) - t0) / 1000))
+		((WAITED_MS < timeout_ms)) || return 1
+		sleep 0.05
+	done
+	return 1
+}
+
+# write_server_conf_crl FILE [EXTRA]: write_server_conf plus
+# tls.crl = [ device-ca.crl, user-ca.crl ] of $ZT_PKI.
+write_server_conf_crl() {
+	local f=$1 dcrl ucrl
+	write_server_conf "$@"
+	dcrl=$(rel "$f" "$ZT_PKI/device-ca.crl")
+	ucrl=$(rel "$f" "$ZT_PKI/user-ca.crl")
+	sed -i "s|^  user_ca = .*|&\\n  crl = [ \"$dcrl\", \"$ucrl\" ];|" "$f"
+	grep -q '^  crl = ' "$f"
+}
+
+# conf_routes FILE [PREFIX...]: replace tunnel.routes of a server.conf
+# made by write_server_conf with PREFIXes; none removes the setting (with
+# a policy, each client then gets only the routes its rules allow).
+conf_routes() {
+	local f=$1 list='' p
+	shift
+	for p in "$@"; do
+		list+="${list:+, }\"$p\""
+	done
+	if (($# == 0)); then
+		sed -i '/^  routes = /d' "$f"
+		! grep -q '^  routes = ' "$f"
+	else
+		sed -i "s|^  routes = .*|  routes = [ $list ];|" "$f"
+		grep -qF "  routes = [ $list ];" "$f"
+	fi
+}
+
+# conf_pool6 FILE: add pool6 = $POOL6 to a server.conf made by
+# write_server_conf.
+conf_pool6() {
+	sed -i "s|^  pool4 = .*|&\\n  pool6 = \"$POOL6\";|" "$1"
+	grep -q "^  pool6 = \"$POOL6\";" "$1"
+}
+
+# audit_end_re USER DEVICE REASON: regex of a session end record.
+audit_end_re() {
+	printf 'ztvpn-server: info: audit event=end session=[^ ]+ user="?%s"? device="?%s"? reason=%s ' \
+		"$1" "$2" "$3"
+}
+
+# drop_log_re USER DEVICE REASON: regex of a rate-limited drop line.
+drop_log_re() {
+	printf 'ztvpn-server: warning: session [0-9]+ \\(%s@%s\\): dropped packet: %s \\([0-9]+ so far\\)' \
+		"$1" "$2" "$3"
+}
+
+# server_reload [NAME]: SIGHUP to server NAME (default server); wait (5 s)
+# for its next "audit event=reload" record. RELOAD_T0 = now_us when the
+# signal was sent, RELOAD_LINE = the record. Returns 1 without a record.
+# shellcheck disable=SC2034
+server_reload() {
+	local name=${1:-server} log n
+	log=$(bg_log "$name")
+	n=$(count 'audit event=reload ' "$log")
+	RELOAD_LINE=
+	RELOAD_T0=$(now_us)
+	kill -HUP "$(bg_pid "$name")" || return 1
+	wait_for 5 at_least $((n + 1)) 'audit event=reload ' "$log" || return 1
+	RELOAD_LINE=$(grep -E 'audit event=reload ' "$log" | sed -n "$((n + 1))p")
+}
+
+# ctl_reload SOCKET [NAME]: `ztvpn-ctl -s SOCKET reload` in the gateway
+# namespace, then wait like server_reload (CTL_STATUS = its exit status,
+# its output in $ZT_TMP/ctl-reload.log).
+# shellcheck disable=SC2034
+ctl_reload() {
+	local sock=$1 name=${2:-server} log n
+	log=$(bg_log "$name")
+	n=$(count 'audit event=reload ' "$log")
+	RELOAD_LINE=
+	RELOAD_T0=$(now_us)
+	run_fg ctl-reload 10 "$NS_GW" "$CTL_BIN" -s "$sock" reload
+	CTL_STATUS=$FG_STATUS
+	wait_for 5 at_least $((n + 1)) 'audit event=reload ' "$log" || return 1
+	RELOAD_LINE=$(grep -E 'audit event=reload ' "$log" | sed -n "$((n + 1))p")
+}
+
+# reload_says REGEX: the last reload record (RELOAD_LINE) matches REGEX.
+reload_says() {
+	grep -qE -- "$1" <<<"$RELOAD_LINE"
+}
+
+# --- TCP probes ---------------------------------------------------------------
+# One small Python program ($ZT_TMP/zt_tcp.py) plays every TCP role:
+#   serve ADDR PORT...     listen on each ADDR:PORT; to every connection send
+#                          "ztvpn-test ADDR PORT\n" and close (600 s at most)
+#   probe ADDR PORT SECS [SRC]  connect (from SRC if given), print open (the
+#                          banner arrived), timeout, refused, unreachable or
+#                          error: ...; exit 0 only for open
+#   sink ADDR PORT FILE    accept one connection, append what arrives to FILE
+#   ticker ADDR PORT       connect, send "tick N\n" every 0.2 s (120 s at most)
+#   userve ADDR PORT...    UDP: answer every datagram with "ztvpn-test ADDR PORT\n"
+#   uprobe ADDR PORT SECS  UDP: send one datagram, print open (the answer
+#                          came back) or timeout; exit 0 only for open
+zt_tcp_tool() {
+	local f=$ZT_TMP/zt_tcp.py
+	[[ -f $f ]] || cat >"$f" <<'PYEOF'
+import errno, selectors, socket, sys, time
+
+def fam(addr):
+    return socket.AF_INET6 if ":" in addr else socket.AF_INET
+
+def serve(addr, ports):
+    sel = selectors.DefaultSelector()
+    for p in ports:
+        s = socket.socket(fam(addr), socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind((addr, int(p)))
+        s.listen(64)
+        s.setblocking(False)
+        sel.register(s, selectors.EVENT_READ, int(p))
+    print("listening on %s ports %s" % (addr, " ".join(ports)), flush=True)
+    end = time.monotonic() + 600
+    while time.monotonic() < end:
+        for key, _ in sel.select(1):
+            try:
+                c, peer = key.fileobj.accept()
+            except OSError:
+                continue
+            print("connection to %s:%d from %s" % (addr, key.data, peer[0]), flush=True)
+            try:
+                c.settimeout(2)
+                c.sendall(("ztvpn-test %s %d\n" % (addr, key.data)).encode())
+            except OSError:
+                pass
+            c.close()
+
+def probe(addr, port, secs, src=None):
+    s = socket.socket(fam(addr), socket.SOCK_STREAM)
+    s.settimeout(float(secs))
+    want = ("ztvpn-test %s %s\n" % (addr, port)).encode()
+    try:
+        if src:
+            s.bind((src, 0))
+        s.connect((addr, int(port)))
+        got = b""
+        while len(got) < 200:
+            d = s.recv(200)
+            if not d:
+                break
+            got += d
+    except socket.timeout:
+        print("timeout")
+        return 1
+    except ConnectionRefusedError:
+        print("refused")
+        return 1
+    except OSError as e:
+        if e.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH):
+            print("unreachable")
+        else:
+            print("error: %s" % e)
+        return 1
+    if got == want:
+        print("open")
+        return 0
+    print("error: unexpected banner %r" % got)
+    return 1
+
+def sink(addr, port, path):
+    s = socket.socket(fam(addr), socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((addr, int(port)))
+    s.listen(1)
+    s.settimeout(120)
+    c, _ = s.accept()
+    c.settimeout(1)
+    end = time.monotonic() + 120
+    with open(path, "ab", buffering=0) as out:
+        while time.monotonic() < end:
+            try:
+                d = c.recv(4096)
+            except socket.timeout:
+                continue
+            if not d:
+                break
+            out.write(d)
+
+def ticker(addr, port):
+    s = socket.create_connection((addr, int(port)), timeout=5)
+    s.settimeout(None)
+    for n in range(600):
+        s.sendall(("tick %d\n" % n).encode())
+        time.sleep(0.2)
+
+def userve(addr, ports):
+    sel = selectors.DefaultSelector()
+    for p in ports:
+        s = socket.socket(fam(addr), socket.SOCK_DGRAM)
+        s.bind((addr, int(p)))
+        s.setblocking(False)
+        sel.register(s, selectors.EVENT_READ, int(p))
+    print("listening on %s udp ports %s" % (addr, " ".join(ports)), flush=True)
+    end = time.monotonic() + 600
+    while time.monotonic() < end:
+        for key, _ in sel.select(1):
+            try:
+                _, peer = key.fileobj.recvfrom(2048)
+                print("datagram to %s:%d from %s" % (addr, key.data, peer[0]), flush=True)
+                key.fileobj.sendto(("ztvpn-test %s %d\n" % (addr, key.data)).encode(), peer)
+            except OSError:
+                pass
+
+def uprobe(addr, port, secs):
+    s = socket.socket(fam(addr), socket.SOCK_DGRAM)
+    s.settimeout(float(secs))
+    try:
+        s.connect((addr, int(port)))
+        s.send(b"ztvpn-test probe\n")
+        got = s.recv(200)
+    except socket.timeout:
+        print("timeout")
+        return 1
+    except OSError as e:
+        print("error: %s" % e)
+        return 1
+    if got == ("ztvpn-test %s %s\n" % (addr, port)).encode():
+        print("open")
+        return 0
+    print("error: unexpected answer %r" % got)
+    return 1
+
+cmd = sys.argv[1]
+if cmd == "serve":
+    serve(sys.argv[2], sys.argv[3:])
+elif cmd == "probe":
+    sys.exit(probe(*sys.argv[2:]))
+elif cmd == "sink":
+    sink(*sys.argv[2:5])
+elif cmd == "ticker":
+    ticker(*sys.argv[2:4])
+elif cmd == "userve":
+    userve(sys.argv[2], sys.argv[3:])
+elif cmd == "uprobe":
+    sys.exit(uprobe(*sys.argv[2:5]))
+else:
+    sys.exit(2)
+PYEOF
+	printf '%s' "$f"
+}
+
+# tcp_serve NAME NS ADDR PORT...: start a banner server (zt_tcp.py serve)
+# in NS and wait until every PORT listens.
+tcp_serve() {
+	local name=$1 ns=$2 addr=$3 tool p
+	shift 3
+	tool=$(zt_tcp_tool)
+	start_bg "$name" "$ns" python3 "$tool" serve "$addr" "$@"
+	for p in "$@"; do
+		wait_for 5 port_listening "$ns" "$p" || return 1
+	done
+}
+
+# tcp_probe NS ADDR PORT [SRC]: print the outcome of one connection
+# attempt from NS to a tcp_serve port, with a 2 s timeout.
+tcp_probe() {
+	local tool
+	tool=$(zt_tcp_tool)
+	nsx "$1" timeout -k 1 6 python3 "$tool" probe "$2" "$3" 2 ${4:+"$4"} 2>&1 || true
+}
+
+# reaches NS ADDR PORT [SRC]: the connection gets the banner through.
+reaches() {
+	local r
+	r=$(tcp_probe "$@")
+	[[ $r == open ]] && return 0
+	log "tcp ${4:+from $4 }to $2 port $3: '$r' (wanted open)"
+	return 1
+}
+
+# blocked NS ADDR PORT [SRC]: the connection times out (2 s): its packets
+# are dropped silently, neither refused nor unroutable.
+blocked() {
+	local r
+	r=$(tcp_probe "$@")
+	[[ $r == timeout ]] && return 0
+	log "tcp ${4:+from $4 }to $2 port $3: '$r' (wanted timeout)"
+	return 1
+}
+
+# udp_serve NAME NS ADDR PORT...: start a UDP answering server (zt_tcp.py
+# userve) in NS and wait until every PORT is bound.
+udp_serve() {
+	local name=$1 ns=$2 addr=$3 tool p
+	shift 3
+	tool=$(zt_tcp_tool)
+	start_bg "$name" "$ns" python3 "$tool" userve "$addr" "$@"
+	for p in "$@"; do
+		wait_for 5 udp_bound "$ns" "$p" || return 1
+	done
+}
+
+udp_bound() {
+	[[ -n $(nsx "$1" ss -Hlun "sport = :$2" 2>/dev/null) ]]
+}
+
+# udp_answered NS ADDR PORT: one datagram from NS to a udp_serve port gets
+# its answer back within 2 s (the request out and the reply in).
+udp_answered() {
+	local tool r
+	tool=$(zt_tcp_tool)
+	r=$(nsx "$1" timeout -k 1 6 python3 "$tool" uprobe "$2" "$3" 2 2>&1) || true
+	[[ $r == open ]] && return 0
+	log "udp to $2 port $3: '$r' (wanted open)"
+	return 1
+}
+
+# udp_unanswered NS ADDR PORT: no answer within 2 s.
+udp_unanswered() {
+	local tool r
+	tool=$(zt_tcp_tool)
+	r=$(nsx "$1" timeout -k 1 6 python3 "$tool" uprobe "$2" "$3" 2 2>&1) || true
+	[[ $r == timeout ]] && return 0
+	log "udp to $2 port $3: '$r' (wanted timeout)"
+	return 1
+}
+
+# tcp_flow_start NAME LAPTOP_NS ADDR PORT: a long-lived TCP connection from
+# LAPTOP_NS to ADDR:PORT in corp carrying "tick N" lines every 0.2 s;
+# corp appends them to $ZT_TMP/NAME.ticks (tcp_ticks counts them).
+tcp_flow_start() {
+	local name=$1 laptop=$2 addr=$3 port=$4 tool
+	tool=$(zt_tcp_tool)
+	: >"$ZT_TMP/$name.ticks"
+	start_bg "$name-corp" "$NS_CORP" python3 "$tool" sink "$addr" "$port" "$ZT_TMP/$name.ticks"
+	wait_for 5 port_listening "$NS_CORP" "$port" || return 1
+	start_bg "$name-laptop" "$laptop" python3 "$tool" ticker "$addr" "$port"
+}
+
+# tcp_ticks NAME: number of complete lines corp received on flow NAME.
+tcp_ticks() {
+	local n
+	n=$(grep -c '^tick [0-9]*$' "$ZT_TMP/$1.ticks" 2>/dev/null) || true
+	printf '%s' "${n:-0}"
+}
+
+# ticks_grow NAME N: flow NAME delivered more than N lines.
+ticks_grow() { (($(tcp_ticks "$1") > $2)); }
+
+# client_routes NAME: the prefixes of the client's last admission ("route
+# P via DEV" lines after its last "admitted:"), sorted, space-separated.
+client_routes() {
+	awk '/ztvpn-client: info: admitted: /{n=0; delete r}
+	     /ztvpn-client: info: route [^ ]+ via /{r[n++]=$4}
+	     END{for (i = 0; i < n; i++) print r[i]}' "$(bg_log "$1")" |
+		sort | tr '\n' ' ' | sed 's/ $//'
+}

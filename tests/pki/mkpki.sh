@@ -12,6 +12,13 @@
 #       DIR/devices/NAME.{crt,key} or DIR/users/NAME.{crt,key}, CN=NAME,
 #       one OU per group. ENDDATE (YYYYMMDDHHMMSSZ, UTC) sets notAfter, e.g.
 #       a certificate that expires in a minute; the default is 825 days.
+#   mkpki.sh revoke DIR {device|user} NAME [REASON]
+#       Revoke DIR/devices/NAME.crt or DIR/users/NAME.crt in its CA's
+#       database (`openssl ca -revoke`, REASON default keyCompromise) and
+#       publish a new CRL (`openssl ca -gencrl`) as DIR/device-ca.crl or
+#       DIR/user-ca.crl. The new CRL replaces the old file atomically
+#       (rename), so a server re-reading it never sees half a file. A
+#       running ztvpn-server picks it up at its next reload (SIGHUP).
 #
 # All keys are ECDSA P-256 (PKCS#8 PEM), private keys are mode 0600.
 # Subject: O=ztvpn demo, OU=<group> (one per group), CN=<name>.
@@ -41,7 +48,7 @@
 #                              name in server-ca device-ca user-ca rogue-ca:
 #     openssl.cnf  private/ca.key  index.txt  serial  crlnumber  newcerts/
 #
-# Revoking a device later (example):
+# Revoking a device later (what `mkpki.sh revoke DIR device laptop-077` does):
 #   openssl ca -config DIR/ca/device-ca/openssl.cnf \
 #       -revoke DIR/devices/laptop-077.crt -crl_reason keyCompromise
 #   openssl ca -config DIR/ca/device-ca/openssl.cnf -gencrl -out DIR/device-ca.crl
@@ -58,6 +65,7 @@ die() {
 usage() {
 	echo "usage: $prog DIR" >&2
 	echo "       $prog issue DIR {device|user} NAME [GROUP[,GROUP...]] [ENDDATE]" >&2
+	echo "       $prog revoke DIR {device|user} NAME [REASON]" >&2
 	exit 2
 }
 
@@ -190,11 +198,14 @@ issue() {
 	rm -f "$out.csr"
 }
 
+# gencrl CA: publish CA's current CRL as DIR/CA.crl, replacing the old one
+# by a rename so that a reader sees either the old or the new file.
 gencrl() {
 	local ca=$1
 	openssl ca -gencrl -config "$DIR/ca/$ca/openssl.cnf" \
-		-out "$DIR/$ca.crl" 2>"$DIR/ca/$ca/last.log" ||
+		-out "$DIR/$ca.crl.new" 2>"$DIR/ca/$ca/last.log" ||
 		{ cat "$DIR/ca/$ca/last.log" >&2; die "$ca: cannot make CRL"; }
+	mv -f "$DIR/$ca.crl.new" "$DIR/$ca.crl"
 }
 
 absdir() {
@@ -216,6 +227,26 @@ cmd_issue() {
 	[[ -e $DIR/$sub/$name.crt ]] && die "$DIR/$sub/$name.crt exists"
 	issue "$ca" ext_client "$DIR/$sub/$name" "$name" "$groups" "" "$end"
 	echo "$DIR/$sub/$name.crt"
+}
+
+cmd_revoke() {
+	[[ $# -ge 3 && $# -le 4 ]] || usage
+	DIR=$(absdir "$1")
+	local kind=$2 name=$3 reason=${4:-keyCompromise} ca sub
+	case $kind in
+	device) ca=device-ca sub=devices ;;
+	user) ca=user-ca sub=users ;;
+	*) usage ;;
+	esac
+	[[ -f $DIR/ca/$ca/openssl.cnf ]] || die "$DIR is not a PKI made by $prog"
+	[[ $name =~ ^[A-Za-z0-9._-]+$ ]] || die "bad name: $name"
+	[[ -f $DIR/$sub/$name.crt ]] || die "no certificate $DIR/$sub/$name.crt"
+	openssl ca -config "$DIR/ca/$ca/openssl.cnf" -revoke "$DIR/$sub/$name.crt" \
+		-crl_reason "$reason" 2>"$DIR/ca/$ca/last.log" ||
+		{ cat "$DIR/ca/$ca/last.log" >&2; die "$DIR/$sub/$name.crt: $ca cannot revoke"; }
+	gencrl "$ca"
+	rm -f "$DIR/ca/$ca/last.log"
+	echo "$DIR/$ca.crl"
 }
 
 cmd_create() {
@@ -265,6 +296,10 @@ case ${1:-} in
 issue)
 	shift
 	cmd_issue "$@"
+	;;
+revoke)
+	shift
+	cmd_revoke "$@"
 	;;
 *) cmd_create "$@" ;;
 esac
