@@ -55,3 +55,8 @@ target_compile_definitions(fuzz_admission PRIVATE
   ZT_FUZZ_DATA="${CMAKE_CURRENT_SOURCE_DIR}/fuzz/data")
 zt_fuzzer(policy RUNS 10000) # policy_load on any file; the query and identity parsers
 target_link_libraries(fuzz_policy PRIVATE ztserver)
+
+# fuzz_flow: connection tracking fed with sequences of packets (the seeds in
+# corpus/flow come from fuzz/mkcorpus.py).
+zt_fuzzer(flow)
+target_link_libraries(fuzz_flow PRIVATE ztserver)

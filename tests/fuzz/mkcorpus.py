@@ -167,6 +167,26 @@ write("packet", "v4-error-echo", ipv4(icmp(11, 0, 0, ipv4(icmp(8, 0, 0x00070001)
 quoted6 = ipv6(tcp(40000, 443, 0x18) + b"x" * 64, nh=6)
 write("packet", "v6-error-tcp", ipv6(icmp(2, 0, 1280, quoted6[:48]), nh=58))
 
+
+# Flows: [u8 flags][u8 seconds][u16-prefixed packet]..., flags bit 0 = from
+# the client (fuzz_flow.c).
+def step(from_client, wait, packet):
+    return u8(1 if from_client else 0) + u8(wait) + vec16(packet)
+
+
+write("flow", "tcp-open-close",
+      step(1, 0, ipv4(tcp(40000, 443, 0x02), proto=6)) +
+      step(0, 0, ipv4(tcp(443, 40000, 0x12), proto=6)) +
+      step(1, 1, ipv4(tcp(40000, 443, 0x11), proto=6)) +
+      step(0, 20, ipv4(tcp(443, 40000, 0x10), proto=6)))
+write("flow", "echo-and-error",
+      step(1, 0, ipv4(icmp(8, 0, 0x04D20001), proto=1)) +
+      step(0, 0, ipv4(icmp(0, 0, 0x04D20001), proto=1)) +
+      step(0, 0, ipv4(icmp(3, 3, 0, quoted4), proto=1)) +
+      step(1, 40, ipv6(icmp(128, 0, 0xBEEF0001), nh=58)))
+write("flow", "many-udp",
+      b"".join(step(i % 2, i % 3, ipv4(udp(1000 + i, 53), proto=17)) for i in range(20)))
+
 # Configuration files, as the gateway and the client read them.
 write("conf", "server", b"""# gateway
 listen = "0.0.0.0:8443";
