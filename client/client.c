@@ -248,6 +248,27 @@ static void on_admit(struct client *c, CBS body) {
   watch_tun(c, 1);
 }
 
+/* The server's policy for us changed (a reload): new routes, same session. */
+static void on_routes(struct client *c, CBS body) {
+  static struct zt_routes r; /* 6 KiB; the client is single-threaded */
+  char err[512], p[ZT_ADDR_STRLEN];
+  size_t added, removed;
+  if (!zt_routes_parse(body, &r)) {
+    disconnect(c, 0, "malformed ROUTES from the server");
+    return;
+  }
+  if (!tunnel_update_routes(&c->tun, &r, &added, &removed, err, sizeof(err))) {
+    disconnect(c, 0, "cannot apply the new routes: %s", err);
+    return;
+  }
+  c->admit.nroutes = r.n;
+  memcpy(c->admit.routes, r.routes, r.n * sizeof(r.routes[0]));
+  log_info("routes updated by the server: %zu added, %zu removed, %zu now", added,
+           removed, r.n);
+  for (size_t i = 0; i < r.n; i++)
+    log_info("route %s via %s", zt_prefix_format(&r.routes[i], p), c->tun.dev.name);
+}
+
 static void on_reason(struct client *c, uint8_t type, CBS body) {
   struct zt_reason_msg r;
   if (!zt_reason_parse(body, &r)) {
@@ -294,6 +315,10 @@ static int on_message(struct client *c, uint8_t type, CBS body) {
     return 1;
   }
   if (c->state == CS_ESTABLISHED && type == ZT_MSG_KEEPALIVE) return 1;
+  if (c->state == CS_ESTABLISHED && type == ZT_MSG_ROUTES) {
+    on_routes(c, body);
+    return c->state == CS_ESTABLISHED;
+  }
   disconnect(c, 0, "unexpected message type %u from the server", type);
   return 0;
 }

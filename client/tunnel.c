@@ -1,5 +1,6 @@
 #include "tunnel.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "log.h"
@@ -25,9 +26,9 @@ static int same_server(const struct client_tunnel *t, const struct zt_ip *server
          memcmp(t->server.addr, server->addr, zt_ip_len(server->family)) == 0;
 }
 
-static int needs_pin(const struct zt_admit *a, const struct zt_ip *server) {
-  for (size_t i = 0; server != NULL && i < a->nroutes; i++)
-    if (zt_prefix_contains(&a->routes[i], server)) return 1;
+static int needs_pin(const struct zt_prefix *routes, size_t n, const struct zt_ip *server) {
+  for (size_t i = 0; server != NULL && i < n; i++)
+    if (zt_prefix_contains(&routes[i], server)) return 1;
   return 0;
 }
 
@@ -45,6 +46,55 @@ static int add_route(struct client_tunnel *t, const struct zt_prefix *p,
   return tun_add_route(&t->dev, &half, err, errlen);
 }
 
+/* del_route undoes add_route. */
+static int del_route(struct client_tunnel *t, const struct zt_prefix *p,
+                     char *err, size_t errlen) {
+  if (p->len != 0) return tun_del_route(&t->dev, p, err, errlen);
+  struct zt_prefix half = {.family = p->family, .len = 1};
+  int ok = tun_del_route(&t->dev, &half, err, errlen);
+  half.addr[0] = 0x80;
+  return tun_del_route(&t->dev, &half, err, errlen) && ok;
+}
+
+static int has_route(const struct zt_prefix *routes, size_t n, const struct zt_prefix *p) {
+  for (size_t i = 0; i < n; i++)
+    if (routes[i].family == p->family && routes[i].len == p->len &&
+        memcmp(routes[i].addr, p->addr, zt_ip_len(p->family)) == 0)
+      return 1;
+  return 0;
+}
+
+int tunnel_update_routes(struct client_tunnel *t, const struct zt_routes *r,
+                         size_t *added, size_t *removed, char *err, size_t errlen) {
+  struct zt_admit *a = &t->applied;
+  *added = *removed = 0;
+  if (t->dev.fd < 0) {
+    snprintf(err, errlen, "no tunnel device to route through");
+    return 0;
+  }
+  if (t->dev.pinned == NULL &&
+      needs_pin(r->routes, r->n, t->has_server ? &t->server : NULL) &&
+      !tun_pin_host_route(&t->dev, &t->server, err, errlen))
+    return 0;
+  /* New routes first, so traffic for a prefix that moves to a wider or
+   * narrower route is never without one. */
+  for (size_t i = 0; i < r->n; i++) {
+    if (has_route(a->routes, a->nroutes, &r->routes[i])) continue;
+    if (!add_route(t, &r->routes[i], err, errlen)) return 0;
+    (*added)++;
+  }
+  for (size_t i = 0; i < a->nroutes; i++) {
+    if (has_route(r->routes, r->n, &a->routes[i])) continue;
+    /* Already gone is as good as removed: the kernel may have dropped it. */
+    char ignored[256];
+    del_route(t, &a->routes[i], ignored, sizeof(ignored));
+    (*removed)++;
+  }
+  a->nroutes = r->n;
+  memcpy(a->routes, r->routes, r->n * sizeof(r->routes[0]));
+  return 1;
+}
+
 int tunnel_apply(struct client_tunnel *t, const char *ifname,
                  const struct zt_admit *a, const struct zt_ip *server,
                  char *err, size_t errlen) {
@@ -59,7 +109,7 @@ int tunnel_apply(struct client_tunnel *t, const char *ifname,
     goto fail;
   /* Before the routes: the lookup must still see the way to the server
    * that the connection uses now. */
-  if (needs_pin(a, server)) {
+  if (needs_pin(a->routes, a->nroutes, server)) {
     if (!tun_pin_host_route(&t->dev, server, err, errlen)) goto fail;
     if (t->dev.pinned != NULL)
       log_info("host route to the server %s pinned outside %s",

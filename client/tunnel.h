@@ -31,6 +31,15 @@ int tunnel_apply(struct client_tunnel *t, const char *ifname,
                  const struct zt_admit *a, const struct zt_ip *server,
                  char *err, size_t errlen);
 
+/* tunnel_update_routes makes the device's routes those of |r| (a ROUTES
+ * message from the server) without touching anything else: new routes are
+ * added first (pinning the server when one now contains it), then those no
+ * longer pushed are removed. |*added| and |*removed| count the changes.
+ * Returns 1, or 0 with a reason in |err| when a route cannot be added (the
+ * routes are then a mix: the caller reconnects, which rebuilds them). */
+int tunnel_update_routes(struct client_tunnel *t, const struct zt_routes *r,
+                         size_t *added, size_t *removed, char *err, size_t errlen);
+
 /* tunnel_close removes the device with its addresses and routes, and the
  * host route pinned to the server. */
 void tunnel_close(struct client_tunnel *t);

@@ -10,12 +10,13 @@ size_t zt_frame_max_body(uint8_t type) {
     case ZT_MSG_CLOSE: return ZT_MAX_REASON_MSG;
     case ZT_MSG_DATA: return ZT_MAX_DATA;
     case ZT_MSG_KEEPALIVE: return 0;
+    case ZT_MSG_ROUTES: return ZT_MAX_ROUTES_MSG;
     default: return 0;
   }
 }
 
 static int zt_frame_type_known(uint8_t type) {
-  return type >= ZT_MSG_USER_PROOF && type <= ZT_MSG_KEEPALIVE;
+  return type >= ZT_MSG_USER_PROOF && type <= ZT_MSG_ROUTES;
 }
 
 enum zt_frame_result zt_frame_next(CBS *in, uint8_t *type, CBS *body) {

@@ -154,6 +154,27 @@ int zt_admit_parse(CBS body, struct zt_admit *out) {
   return 1;
 }
 
+int zt_routes_parse(CBS body, struct zt_routes *out) {
+  memset(out, 0, sizeof(*out));
+  while (CBS_len(&body) > 0) {
+    uint8_t type;
+    CBS v;
+    if (!CBS_get_u8(&body, &type) || !CBS_get_u16_length_prefixed(&body, &v) ||
+        type != ZT_ATTR_ROUTE || out->n == ZT_MAX_ROUTES ||
+        !get_prefix(&v, &out->routes[out->n]) || !host_bits_clear(&out->routes[out->n]))
+      return 0;
+    out->n++;
+  }
+  return 1;
+}
+
+int zt_routes_build(CBB *body, const struct zt_prefix *routes, size_t n) {
+  if (n > ZT_MAX_ROUTES) return 0;
+  for (size_t i = 0; i < n; i++)
+    if (!add_prefix(body, ZT_ATTR_ROUTE, &routes[i])) return 0;
+  return CBB_flush(body);
+}
+
 int zt_admit_build(CBB *body, const struct zt_admit *a) {
   CBB v;
   if (!add_prefix(body, ZT_ATTR_ADDR4, &a->addr4)) return 0;

@@ -50,6 +50,19 @@ struct zt_admit {
 int zt_admit_parse(CBS body, struct zt_admit *out);
 int zt_admit_build(CBB *body, const struct zt_admit *a);
 
+/* ROUTES: the routes now in force for the session, replacing those of ADMIT
+ * (after a reload changed the pair's policy): 0..ZT_MAX_ROUTES ROUTE
+ * attributes, nothing else. */
+struct zt_routes {
+  size_t n;
+  struct zt_prefix routes[ZT_MAX_ROUTES];
+};
+
+/* zt_routes_parse fills |out| from |body|: any other attribute, a bad
+ * length, host bits set or more than ZT_MAX_ROUTES fail. Returns 1 or 0. */
+int zt_routes_parse(CBS body, struct zt_routes *out);
+int zt_routes_build(CBB *body, const struct zt_prefix *routes, size_t n);
+
 /* REJECT and CLOSE: u16 reason code, u16-prefixed text of printable ASCII. */
 struct zt_reason_msg {
   uint16_t code;

@@ -28,6 +28,7 @@ enum zt_msg_type {
   ZT_MSG_CLOSE = 4,      /* either way: orderly end with a reason */
   ZT_MSG_DATA = 5,       /* either way: one IP packet */
   ZT_MSG_KEEPALIVE = 6,  /* either way: empty, sent when otherwise idle */
+  ZT_MSG_ROUTES = 7,     /* server -> client: the routes now in force */
 };
 
 /* Per-type body limits: anything larger closes the session. */
@@ -35,6 +36,7 @@ enum zt_msg_type {
 #define ZT_MAX_ADMIT 8192
 #define ZT_MAX_REASON_MSG 1024
 #define ZT_MAX_DATA 65535
+#define ZT_MAX_ROUTES_MSG 8192 /* ZT_MAX_ROUTES ROUTE attributes fit */
 #define ZT_MIN_DATA 20 /* smallest IPv4 header */
 
 /* USER_PROOF fields. */

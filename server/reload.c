@@ -56,6 +56,8 @@ static void reevaluate(struct server *srv, struct session *s, struct reload_tall
   session_set_expiry(s);
   session_arm_timer(s);
   t->kept++;
+  /* Last: it may close |s| if the client cannot be written to. */
+  session_update_routes(s);
 }
 
 int server_reload(struct server *srv, const char *trigger, char *msg, size_t msglen) {

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <openssl/err.h>
+#include <openssl/sha.h>
 
 #include "admission.h"
 #include "audit.h"
@@ -272,40 +273,85 @@ static int handshake_done(struct session *s) {
   return 1;
 }
 
-/* Appends |p| to the routes of |a| unless it is there already. */
-static void add_route(struct zt_admit *a, const struct zt_prefix *p) {
-  for (size_t i = 0; i < a->nroutes; i++)
-    if (a->routes[i].family == p->family && a->routes[i].len == p->len &&
-        memcmp(a->routes[i].addr, p->addr, 16) == 0)
+/* Appends |p| to the |*n| routes of |out| unless it is there already. */
+static void add_route(struct zt_prefix *out, size_t *n, const struct zt_prefix *p) {
+  for (size_t i = 0; i < *n; i++)
+    if (out[i].family == p->family && out[i].len == p->len &&
+        memcmp(out[i].addr, p->addr, 16) == 0)
       return;
-  if (a->nroutes < ZT_MAX_ROUTES) a->routes[a->nroutes++] = *p;
+  if (*n < ZT_MAX_ROUTES) {
+    memset(&out[*n], 0, sizeof(out[*n]));
+    out[*n].family = p->family;
+    memcpy(out[*n].addr, p->addr, 16);
+    out[(*n)++].len = p->len;
+  }
 }
 
 /* The routes pushed: a full tunnel, or what the pair's policy lets it reach
  * (split tunnel per identity) plus tunnel.routes when a policy file is in
  * use (so that traffic to the rest of the corporate network enters the
  * tunnel, where the policy drops and counts it, rather than leaking onto the
- * local network). IPv6 routes only with an IPv6 tunnel address. */
-static void fill_routes(struct session *s, struct zt_admit *a) {
+ * local network). IPv6 routes only with an IPv6 tunnel address. Writes at
+ * most ZT_MAX_ROUTES into |out| and returns how many. */
+static size_t session_routes(const struct session *s, struct zt_prefix *out) {
   const struct server_config *cfg = s->srv->cfg;
   struct zt_prefix got[ZT_MAX_ROUTES];
-  a->nroutes = 0;
+  size_t n = 0;
   if (cfg->full_tunnel) {
     struct zt_prefix any = {.family = AF_INET};
-    add_route(a, &any);
+    add_route(out, &n, &any);
     any.family = AF_INET6;
-    if (cfg->has_pool6) add_route(a, &any);
-    return;
+    if (cfg->has_pool6) add_route(out, &n, &any);
+    return n;
   }
   size_t room = ZT_MAX_ROUTES - (cfg->has_policy ? cfg->nroutes : 0);
   size_t n4 = acl_routes(s->acl, AF_INET, got, cfg->has_pool6 ? room / 2 : room);
-  for (size_t i = 0; i < n4; i++) add_route(a, &got[i]);
+  for (size_t i = 0; i < n4; i++) add_route(out, &n, &got[i]);
   if (cfg->has_pool6) {
     size_t n6 = acl_routes(s->acl, AF_INET6, got, room - n4);
-    for (size_t i = 0; i < n6; i++) add_route(a, &got[i]);
+    for (size_t i = 0; i < n6; i++) add_route(out, &n, &got[i]);
   }
   for (size_t i = 0; cfg->has_policy && i < cfg->nroutes; i++)
-    if (cfg->routes[i].family == AF_INET || cfg->has_pool6) add_route(a, &cfg->routes[i]);
+    if (cfg->routes[i].family == AF_INET || cfg->has_pool6)
+      add_route(out, &n, &cfg->routes[i]);
+  return n;
+}
+
+/* Builds the ROUTES body for |routes| into |body| (ZT_MAX_ROUTES_MSG bytes)
+ * and its digest, which is all a session keeps of what it pushed. */
+static int routes_body(const struct zt_prefix *routes, size_t n, uint8_t *body,
+                       size_t *len, uint8_t digest[SHA256_DIGEST_LENGTH]) {
+  CBB cbb;
+  if (!CBB_init_fixed(&cbb, body, ZT_MAX_ROUTES_MSG) ||
+      !zt_routes_build(&cbb, routes, n) || !CBB_finish(&cbb, NULL, len))
+    return 0;
+  SHA256(body, *len, digest);
+  return 1;
+}
+
+int session_update_routes(struct session *s) {
+  uint8_t digest[SHA256_DIGEST_LENGTH];
+  size_t len, n;
+  struct zt_prefix *routes = calloc(ZT_MAX_ROUTES, sizeof(*routes));
+  uint8_t *body = malloc(ZT_MAX_ROUTES_MSG);
+  int ok = routes && body;
+  if (ok) {
+    n = session_routes(s, routes);
+    ok = routes_body(routes, n, body, &len, digest);
+  }
+  int changed = ok && memcmp(digest, s->routes_digest, sizeof(digest)) != 0;
+  if (changed) ok = zt_conn_queue(&s->conn, ZT_MSG_ROUTES, body, len);
+  free(routes);
+  free(body);
+  if (!ok) {
+    session_close(s, ZT_REASON_INTERNAL, "cannot send the new routes");
+    return 0;
+  }
+  if (!changed) return 1;
+  memcpy(s->routes_digest, digest, sizeof(digest));
+  log_info("session %llu (%s@%s): routes updated, %zu now", (unsigned long long)s->id,
+           s->user.name, s->device.name, n);
+  return session_flush(s);
 }
 
 /* Fills the tunnel parameters for |s|, whose pool index is allocated. */
@@ -326,7 +372,7 @@ static void fill_admit(struct session *s, struct zt_admit *a) {
   a->mtu = (uint16_t)cfg->mtu;
   a->keepalive = (uint16_t)cfg->keepalive;
   a->session_id = s->id;
-  fill_routes(s, a);
+  a->nroutes = session_routes(s, a->routes);
   a->ndns = cfg->ndns;
   memcpy(a->dns, cfg->dns, cfg->ndns * sizeof(a->dns[0]));
   a->ndomains = cfg->ndomains;
@@ -357,8 +403,15 @@ static int admit(struct session *s) {
    * several threads would never share it. */
   struct zt_admit *a = calloc(1, sizeof(*a));
   int ok = a != NULL;
+  uint8_t *rbody = malloc(ZT_MAX_ROUTES_MSG);
+  size_t rlen;
+  ok = ok && rbody != NULL;
   if (ok) {
     fill_admit(s, a);
+    ok = routes_body(a->routes, a->nroutes, rbody, &rlen, s->routes_digest);
+  }
+  free(rbody);
+  if (ok) {
     ok = CBB_init_fixed(&cbb, body, sizeof(body)) && zt_admit_build(&cbb, a) &&
          CBB_finish(&cbb, NULL, &len) &&
          zt_conn_queue(&s->conn, ZT_MSG_ADMIT, body, len);

@@ -51,6 +51,7 @@ struct session {
   uint64_t deadline_ms;      /* end of the handshake allowance */
   uint64_t expires_ms;       /* the earlier notAfter of the two certificates */
   const char *expiring;      /* "user" or "device": whose notAfter that is */
+  uint8_t routes_digest[32]; /* SHA-256 of the ROUTES body last pushed */
   uint64_t generation;       /* srv->generation (reload count) at accept */
   uint64_t last_rx_ms, last_tx_ms;
   time_t since;
@@ -86,6 +87,11 @@ void session_set_expiry(struct session *s);
 
 /* session_arm_timer re-arms |s|'s timer after a change of its deadlines. */
 void session_arm_timer(struct session *s);
+
+/* session_update_routes recomputes the routes of an established |s| (after
+ * its policy changed) and, when they differ from what the client has, sends
+ * them in a ROUTES message. Returns 0 when |s| was closed. */
+int session_update_routes(struct session *s);
 
 /* session_count_drop counts a dropped packet and logs it, rate-limited. */
 void session_count_drop(struct session *s, enum drop_reason r);

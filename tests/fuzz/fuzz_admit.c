@@ -1,4 +1,5 @@
-/* ADMIT bodies: parse, build, parse again; both parses must agree. */
+/* ADMIT and ROUTES bodies (the same attribute encoding): parse, build, parse
+ * again; both parses must agree, and the rebuilt body is the input. */
 #include <string.h>
 #include <sys/socket.h>
 
@@ -32,9 +33,31 @@ static int admit_equal(const struct zt_admit *a, const struct zt_admit *b) {
 
 /* Each is ~20 KB: keep them off the stack. */
 static struct zt_admit first, second;
+static struct zt_routes routes, routes_again;
+
+static void check_routes(const uint8_t *data, size_t size) {
+  CBS body;
+  CBS_init(&body, data, size);
+  if (!zt_routes_parse(body, &routes)) return;
+  FUZZ_CHECK(routes.n <= ZT_MAX_ROUTES);
+  CBB cbb;
+  uint8_t *out;
+  size_t out_len;
+  FUZZ_CHECK(CBB_init(&cbb, size));
+  FUZZ_CHECK(zt_routes_build(&cbb, routes.routes, routes.n));
+  FUZZ_CHECK(CBB_finish(&cbb, &out, &out_len));
+  FUZZ_CHECK(out_len == size && memcmp(out, data, size) == 0);
+  CBS again;
+  CBS_init(&again, out, out_len);
+  FUZZ_CHECK(zt_routes_parse(again, &routes_again) && routes_again.n == routes.n);
+  for (size_t i = 0; i < routes.n; i++)
+    FUZZ_CHECK(prefix_equal(&routes.routes[i], &routes_again.routes[i]));
+  OPENSSL_free(out);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   CBS body;
+  check_routes(data, size);
   CBS_init(&body, data, size);
   if (!zt_admit_parse(body, &first)) return 0;
   FUZZ_CHECK(first.addr4.family == AF_INET && first.addr4.len <= 32);

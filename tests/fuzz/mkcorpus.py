@@ -75,6 +75,10 @@ full = (attr(ADDR4, v4(100, 64, 0, 2) + u8(24)) + attr(ADDR6, v6 + u8(64)) +
         attr(DNS, bytes.fromhex("fd000077000000000000000000000053")) +
         attr(DOMAIN, b"corp.example") + attr(DOMAIN, b"lab-1.corp.example"))
 write("admit", "full", full)
+# ROUTES uses the same attributes (ROUTE only)
+write("admit", "routes", attr(ROUTE, v4(198, 51, 100, 11) + u8(32)) +
+      attr(ROUTE, v4(0, 0, 0, 0) + u8(0)) +
+      attr(ROUTE, bytes.fromhex("fd00c000000000000000000000000000") + u8(64)))
 write("admit", "reordered", attr(SESSION, struct.pack(">Q", 7)) +
       attr(KEEPALIVE, u16(3600)) + attr(ADDR4, v4(10, 0, 0, 2) + u8(32)) +
       attr(MTU, u16(576)))

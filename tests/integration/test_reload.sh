@@ -9,6 +9,9 @@
 #   - a syntax error, a bad port and a failing expectation in the new file
 #     are each refused (audit result=failed with FILE:LINE) and the policy in
 #     force keeps working;
+#   - a new destination (198.51.100.11 tcp/5004) reaches the live client
+#     as a route (ROUTES message) and works, without the hand-made route
+#     to all of corp; taking it away again removes the route;
 #   - a policy that no longer admits alice on laptop-042 (its owners
 #     changed) closes her session within 1 s with reason=policy (her client
 #     exits 1) and leaves bob's alone.
@@ -46,6 +49,7 @@ EOF
 ALLOW_V1='"198.51.100.10 icmp tcp/5001,5002"'
 ALLOW_V2='"198.51.100.10 icmp tcp/5002"'
 ALLOW_V3='"198.51.100.10 icmp tcp/5002,5003"'
+ALLOW_V4='"198.51.100.10 icmp tcp/5002,5003", "198.51.100.11 tcp/5004"'
 ALLOW_BADPORT='"198.51.100.10 icmp tcp/5002,70000"'
 SYNTAX_ERR='this is not libconfig'
 FAILING_TEST='tests = ( { user = "alice"; device = "laptop-042"; to = "198.51.100.10 tcp/5009"; expect = "allow"; } );'
@@ -171,6 +175,30 @@ refused_reload bad-port 'policy\.conf:4: .*(port|70000)'
 write_policy "$pol" "$ALLOW_V3" '"alice"' "$FAILING_TEST"
 refused_reload failing-test 'policy\.conf:7: test failed'
 check "bob's session was never touched" fails has_line "$(audit_end_re bob laptop-077 '[a-z-]+')" "$slog"
+
+# --- routes follow the policy of a live session --------------------------------------------
+ip -n "$NS_CORP" addr add 198.51.100.11/24 dev eth0
+must "corp serves tcp 5004 on 198.51.100.11" tcp_serve corp11 "$NS_CORP" 198.51.100.11 5004
+nsx "$NS_L1" ip route del 198.51.100.0/24 dev ztvpn0
+check "before: alice has no route to 198.51.100.11" fails route_dev "$NS_L1" 198.51.100.11 ztvpn0
+write_policy "$pol" "$ALLOW_V4" '"alice"'
+must "reload (SIGHUP) with 198.51.100.11 tcp/5004 added" server_reload
+check "the reload succeeds (result=ok)" reload_says 'result=ok trigger=signal'
+check "alice's client applies the new routes: 1 added" \
+	wait_for 3 has_line 'routes updated by the server: 1 added, 0 removed' "$(bg_log alice)"
+check "alice's 198.51.100.11 now goes via ztvpn0" route_dev "$NS_L1" 198.51.100.11/32 ztvpn0
+check "alice reaches 198.51.100.11 tcp/5004" reaches "$NS_L1" 198.51.100.11 5004
+check "alice still reaches 198.51.100.10 tcp/5002" reaches "$NS_L1" "$CORP_ADDR" 5002
+check "alice is still in the same session" same_session
+write_policy "$pol" "$ALLOW_V3" '"alice"'
+must "reload (SIGHUP) without 198.51.100.11" server_reload
+check "alice's client applies the new routes: 1 removed" \
+	wait_for 3 has_line 'routes updated by the server: 0 added, 1 removed' "$(bg_log alice)"
+check "alice's route to 198.51.100.11 is gone" fails route_dev "$NS_L1" 198.51.100.11/32 ztvpn0
+check "version 3 is in force again" v3_in_force
+check "alice is still in the same session" same_session
+check "bob's routes did not change (his policy did not)" \
+	fails has_line 'routes updated by the server' "$(bg_log bob)"
 
 # --- alice no longer admitted ----------------------------------------------------------------
 write_policy "$pol" "$ALLOW_V3" '"bob"'

@@ -453,6 +453,62 @@ static void test_unpinnable_server_fails(void **state) {
   run(PINNED(SERVER));
 }
 
+/* ROUTES after a reload: new routes in, old ones out, the device, its
+ * addresses and the session untouched; a route that now contains the server
+ * pins it first; /0 comes and goes as its two halves. */
+static void test_update_routes(void **state) {
+  (void)state;
+  char err[256] = "";
+  size_t added, removed;
+  static struct zt_routes r;
+  struct zt_admit a = admit();
+  apply_to(&a, SERVER);
+  int ifindex = tun.dev.ifindex;
+  assert_string_equal(source_for("198.51.100.7"), "100.64.0.2");
+  assert_string_equal(source_for("203.0.113.7"), LAN_ADDR);
+
+  memset(&r, 0, sizeof(r));
+  r.routes[r.n++] = route("203.0.113.128/25"); /* contains neither server */
+  r.routes[r.n++] = route("fd00:77::/64");
+  if (!tunnel_update_routes(&tun, &r, &added, &removed, err, sizeof(err)))
+    fail_msg("tunnel_update_routes: %s", err);
+  assert_int_equal(tun.dev.ifindex, ifindex);
+  assert_int_equal(added, 1);   /* fd00:77::/64 stays */
+  assert_int_equal(removed, 1); /* 198.51.100.0/24 goes */
+  assert_null(tun.dev.pinned);
+  assert_string_equal(source_for("203.0.113.200"), "100.64.0.2");
+  assert_string_equal(source_for(SERVER), LAN_ADDR);
+  assert_string_equal(source_for("198.51.100.7"), LAN_ADDR); /* via the default */
+  assert_string_equal(source_for("fd00:77::1"), "fd00:5a::2");
+  assert_only_addr("100.64.0.2", 32);
+
+  /* the same again changes nothing */
+  assert_int_equal(tunnel_update_routes(&tun, &r, &added, &removed, err, sizeof(err)), 1);
+  assert_int_equal(added + removed, 0);
+
+  /* a full tunnel now: the server gets pinned before the halves go in */
+  memset(&r, 0, sizeof(r));
+  r.routes[r.n++] = route("0.0.0.0/0");
+  assert_int_equal(tunnel_update_routes(&tun, &r, &added, &removed, err, sizeof(err)), 1);
+  assert_non_null(tun.dev.pinned);
+  run(PINNED(SERVER));
+  run("ip route show 0.0.0.0/1 | grep -q 'dev " IF " '");
+  run("ip route show 128.0.0.0/1 | grep -q 'dev " IF " '");
+  assert_string_equal(source_for(SERVER), LAN_ADDR);
+  assert_string_equal(source_for("198.51.100.7"), "100.64.0.2");
+  assert_string_equal(source_for("fd00:77::1"), ""); /* no IPv6 route left */
+
+  /* and back to nothing: both halves gone, the laptop's own default intact */
+  memset(&r, 0, sizeof(r));
+  assert_int_equal(tunnel_update_routes(&tun, &r, &added, &removed, err, sizeof(err)), 1);
+  assert_int_equal(removed, 1);
+  run(NO_ROUTE("0.0.0.0/1"));
+  run(NO_ROUTE("128.0.0.0/1"));
+  run(LAPTOP_DEFAULT_IS_THERE);
+  assert_string_equal(source_for("198.51.100.7"), LAN_ADDR);
+  assert_int_equal(tun.dev.ifindex, ifindex);
+}
+
 int main(void) {
   if (geteuid() != 0) {
     printf("test_client_tunnel: SKIP: needs root for a TUN device in its own "
@@ -471,6 +527,7 @@ int main(void) {
       T(test_close_removes),         T(test_failure_leaves_nothing),
       L(test_full_tunnel_pins_server), L(test_split_tunnel_no_pin),
       L(test_new_server_moves_pin),  L(test_unpinnable_server_fails),
+      L(test_update_routes),
   };
 #undef T
 #undef L

@@ -65,7 +65,7 @@ static void test_truncated_body(void **state) {
 }
 
 static void test_unknown_type(void **state) {
-  static const uint8_t types[] = {0, 7, 8, 0x7f, 0x80, 0xff};
+  static const uint8_t types[] = {0, 8, 9, 0x7f, 0x80, 0xff};
   for (size_t i = 0; i < sizeof(types); i++) {
     const uint8_t f[] = {types[i], 0x00, 0x00};
     expect_refused(f, sizeof(f), ZT_FRAME_UNKNOWN_TYPE);
@@ -86,6 +86,7 @@ static void test_oversized_per_type(void **state) {
       {ZT_MSG_USER_PROOF, ZT_MAX_USER_PROOF}, {ZT_MSG_ADMIT, ZT_MAX_ADMIT},
       {ZT_MSG_REJECT, ZT_MAX_REASON_MSG},     {ZT_MSG_CLOSE, ZT_MAX_REASON_MSG},
       {ZT_MSG_DATA, ZT_MAX_DATA},             {ZT_MSG_KEEPALIVE, 0},
+      {ZT_MSG_ROUTES, ZT_MAX_ROUTES_MSG},
   };
   for (size_t i = 0; i < sizeof(limits) / sizeof(limits[0]); i++) {
     uint8_t t = limits[i].type;
@@ -156,6 +157,7 @@ static void test_add_round_trip(void **state) {
       {ZT_MSG_DATA, 1400},     {ZT_MSG_DATA, ZT_MAX_DATA},
       {ZT_MSG_ADMIT, ZT_MAX_ADMIT}, {ZT_MSG_USER_PROOF, ZT_MAX_USER_PROOF},
       {ZT_MSG_REJECT, 5},      {ZT_MSG_CLOSE, ZT_MAX_REASON_MSG},
+      {ZT_MSG_ROUTES, 0},      {ZT_MSG_ROUTES, ZT_MAX_ROUTES_MSG},
   };
   CBB cbb;
   assert_int_equal(CBB_init(&cbb, 0), 1);
@@ -203,8 +205,9 @@ static void test_add_refuses(void **state) {
       {ZT_MSG_REJECT, ZT_MAX_REASON_MSG + 1},
       {ZT_MSG_CLOSE, ZT_MAX_REASON_MSG + 1},
       {ZT_MSG_DATA, ZT_MAX_DATA + 1},
+      {ZT_MSG_ROUTES, ZT_MAX_ROUTES_MSG + 1},
       {0, 0},  /* unknown types, even empty */
-      {7, 0},
+      {8, 0},
       {0xff, 0},
   };
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

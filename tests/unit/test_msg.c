@@ -680,6 +680,81 @@ static int parse_reason(const struct buf *b, size_t len, struct zt_reason_msg *r
   return zt_reason_parse(cbs, r);
 }
 
+/* ROUTES: every route count up to the maximum round-trips, IPv4 and IPv6
+ * mixed, and the largest fits the message limit. */
+static void test_routes_round_trip(void **state) {
+  static struct zt_prefix r[ZT_MAX_ROUTES];
+  static struct zt_routes got;
+  for (size_t i = 0; i < ZT_MAX_ROUTES; i++) {
+    memset(&r[i], 0, sizeof(r[i]));
+    r[i].family = i % 3 ? AF_INET : AF_INET6;
+    r[i].addr[0] = i % 3 ? 198 : 0xfd;
+    r[i].addr[1] = (uint8_t)i;
+    r[i].len = i % 3 ? 16 : 64;
+  }
+  r[0].len = 0; /* a default route */
+  memset(r[0].addr, 0, sizeof(r[0].addr));
+  for (size_t n = 0; n <= ZT_MAX_ROUTES; n += n < 4 ? 1 : 63) {
+    CBB cbb;
+    struct buf b;
+    assert_int_equal(CBB_init(&cbb, 0), 1);
+    assert_int_equal(zt_routes_build(&cbb, r, n), 1);
+    finish(&cbb, &b);
+    assert_true(b.len <= ZT_MAX_ROUTES_MSG);
+    CBS cbs;
+    CBS_init(&cbs, b.data, b.len);
+    assert_int_equal(zt_routes_parse(cbs, &got), 1);
+    assert_int_equal(got.n, n);
+    for (size_t i = 0; i < n; i++) {
+      assert_int_equal(got.routes[i].family, r[i].family);
+      assert_int_equal(got.routes[i].len, r[i].len);
+      assert_memory_equal(got.routes[i].addr, r[i].addr, 16);
+    }
+    OPENSSL_free(b.data);
+  }
+  CBB cbb;
+  assert_int_equal(CBB_init(&cbb, 0), 1);
+  assert_int_equal(zt_routes_build(&cbb, r, ZT_MAX_ROUTES + 1), 0);
+  CBB_cleanup(&cbb);
+}
+
+static void test_routes_parse_refuses(void **state) {
+  static struct zt_routes got;
+  static const struct {
+    const char *name;
+    uint8_t bytes[24];
+    size_t len;
+  } bad[] = {
+      {"other attribute", {ZT_ATTR_MTU, 0, 2, 0x05, 0x78}, 5},
+      {"host bits", {ZT_ATTR_ROUTE, 0, 5, 198, 51, 100, 1, 24}, 8},
+      {"length too long", {ZT_ATTR_ROUTE, 0, 5, 198, 51, 100, 0, 33}, 8},
+      {"odd size", {ZT_ATTR_ROUTE, 0, 4, 198, 51, 100, 24}, 7},
+      {"truncated value", {ZT_ATTR_ROUTE, 0, 5, 198, 51, 100}, 6},
+      {"truncated header", {ZT_ATTR_ROUTE, 0}, 2},
+  };
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    CBS cbs;
+    CBS_init(&cbs, bad[i].bytes, bad[i].len);
+    if (zt_routes_parse(cbs, &got)) fail_msg("accepted: %s", bad[i].name);
+  }
+  /* one over the maximum */
+  static uint8_t many[(ZT_MAX_ROUTES + 1) * 8];
+  for (size_t i = 0; i <= ZT_MAX_ROUTES; i++) {
+    const uint8_t one[] = {ZT_ATTR_ROUTE, 0, 5, 198, 51, (uint8_t)i, 0, 24};
+    memcpy(many + i * 8, one, 8);
+  }
+  CBS cbs;
+  CBS_init(&cbs, many, sizeof(many) - 8);
+  assert_int_equal(zt_routes_parse(cbs, &got), 1);
+  assert_int_equal(got.n, ZT_MAX_ROUTES);
+  CBS_init(&cbs, many, sizeof(many));
+  assert_int_equal(zt_routes_parse(cbs, &got), 0);
+  /* empty: no routes at all is a valid update */
+  CBS_init(&cbs, many, 0);
+  assert_int_equal(zt_routes_parse(cbs, &got), 1);
+  assert_int_equal(got.n, 0);
+}
+
 static void test_reason_round_trip(void **state) {
   static const struct {
     uint16_t code;
@@ -800,6 +875,8 @@ int main(void) {
       cmocka_unit_test(test_admit_limits),
       cmocka_unit_test(test_admit_truncated_and_trailing),
       cmocka_unit_test(test_domain_valid),
+      cmocka_unit_test(test_routes_round_trip),
+      cmocka_unit_test(test_routes_parse_refuses),
       cmocka_unit_test(test_reason_round_trip),
       cmocka_unit_test(test_reason_parse_refuses_unprintable),
       cmocka_unit_test(test_reason_build_replaces_unprintable),
