@@ -324,6 +324,38 @@ new_ns() {
 	ip -n "$1" link set lo up
 }
 
+# veth_link NS1 IF1 ADDR1 NS2 IF2 ADDR2: a veth pair IF1 in NS1 -- IF2 in
+# NS2, each end up with its ADDR/24.
+veth_link() {
+	local ns1=$1 if1=$2 addr1=$3 ns2=$4 if2=$5 addr2=$6
+	ip -n "$ns1" link add "$if1" type veth peer name "$if2" netns "$ns2"
+	ip -n "$ns1" addr add "$addr1/24" dev "$if1"
+	ip -n "$ns1" link set "$if1" up
+	ip -n "$ns2" addr add "$addr2/24" dev "$if2"
+	ip -n "$ns2" link set "$if2" up
+}
+
+# bridge_port PORT NS IF ADDR: plug NS into the gateway's bridge br0 (the
+# laptops' network): a veth pair PORT (a port of br0) -- IF in NS, up with
+# ADDR/24.
+bridge_port() {
+	local port=$1 ns=$2 ifname=$3 addr=$4
+	ip -n "$NS_GW" link add "$port" type veth peer name "$ifname" netns "$ns"
+	ip -n "$NS_GW" link set "$port" master br0 up
+	ip -n "$ns" addr add "$addr/24" dev "$ifname"
+	ip -n "$ns" link set "$ifname" up
+}
+
+# bridge_pin_mac: before a port joins a running br0. A bridge takes the
+# lowest MAC address of its ports unless one is set: pin the current one,
+# or the other laptops' ARP entries for the gateway go stale when the new
+# port joins.
+bridge_pin_mac() {
+	local mac
+	mac=$(ip -n "$NS_GW" -br link show br0 | awk '{print $3}')
+	ip -n "$NS_GW" link set br0 address "$mac"
+}
+
 # topo_up [laptops]: build the topology (laptops = 1 or 2, default 2).
 topo_up() {
 	local laptops=${1:-2}
@@ -340,22 +372,12 @@ topo_up() {
 	ip -n "$NS_GW" addr add "$GW_LAN/24" dev br0
 	ip -n "$NS_GW" link set br0 up
 
-	ip -n "$NS_GW" link add l1 type veth peer name eth0 netns "$NS_L1"
-	ip -n "$NS_GW" link set l1 master br0 up
-	ip -n "$NS_L1" addr add "$L1_ADDR/24" dev eth0
-	ip -n "$NS_L1" link set eth0 up
+	bridge_port l1 "$NS_L1" eth0 "$L1_ADDR"
 	if ((laptops >= 2)); then
-		ip -n "$NS_GW" link add l2 type veth peer name eth0 netns "$NS_L2"
-		ip -n "$NS_GW" link set l2 master br0 up
-		ip -n "$NS_L2" addr add "$L2_ADDR/24" dev eth0
-		ip -n "$NS_L2" link set eth0 up
+		bridge_port l2 "$NS_L2" eth0 "$L2_ADDR"
 	fi
 
-	ip -n "$NS_GW" link add eth1 type veth peer name eth0 netns "$NS_CORP"
-	ip -n "$NS_GW" addr add "$GW_CORP/24" dev eth1
-	ip -n "$NS_GW" link set eth1 up
-	ip -n "$NS_CORP" addr add "$CORP_ADDR/24" dev eth0
-	ip -n "$NS_CORP" link set eth0 up
+	veth_link "$NS_GW" eth1 "$GW_CORP" "$NS_CORP" eth0 "$CORP_ADDR"
 	ip -n "$NS_CORP" route add 100.64.0.0/10 via "$GW_CORP"
 
 	nsx "$NS_GW" sysctl -qw net.ipv4.ip_forward=1
@@ -395,10 +417,12 @@ rel() {
 	realpath -m --relative-to="$(dirname "$1")" "$2"
 }
 
-# write_server_conf FILE [EXTRA]: the standard gateway configuration using
-# $ZT_PKI; EXTRA is appended verbatim (e.g. 'policy = "policy.conf";').
+# write_server_conf FILE [EXTRA [TUNNEL_EXTRA]]: the standard gateway
+# configuration using $ZT_PKI; EXTRA is appended verbatim (e.g.
+# 'policy = "policy.conf";'), TUNNEL_EXTRA (one setting, e.g.
+# 'full_tunnel = true;') as the last line of the tunnel group.
 write_server_conf() {
-	local f=$1 extra=${2:-} crt key dca uca
+	local f=$1 extra=${2:-} textra=${3:-} crt key dca uca
 	mkdir -p "$(dirname "$f")"
 	crt=$(rel "$f" "$ZT_PKI/server.crt")
 	key=$(rel "$f" "$ZT_PKI/server.key")
@@ -420,7 +444,8 @@ tunnel = {
   routes = [ "198.51.100.0/24" ];
   dns = { servers = [ "198.51.100.53" ]; domains = [ "corp.example" ]; };
   keepalive = 10;
-};
+${textra:+  $textra
+}};
 $extra
 EOF
 }
@@ -650,20 +675,23 @@ CTL_STATUS=
 # topo_laptop3: add a third laptop namespace ($NS_L3, $L3_ADDR) to a
 # topology made by topo_up.
 topo_laptop3() {
-	local mac
 	NS_L3=${NS_GW%-gw}-laptop3
 	new_ns "$NS_L3"
-	# A bridge takes the lowest MAC address of its ports unless one is set:
-	# pin the current one, or the other laptops' ARP entries for the
-	# gateway go stale when the new port joins.
-	mac=$(ip -n "$NS_GW" -br link show br0 | awk '{print $3}')
-	ip -n "$NS_GW" link set br0 address "$mac"
-	ip -n "$NS_GW" link add l3 type veth peer name eth0 netns "$NS_L3"
-	ip -n "$NS_GW" link set l3 master br0 up
-	ip -n "$NS_L3" addr add "$L3_ADDR/24" dev eth0
-	ip -n "$NS_L3" link set eth0 up
+	bridge_pin_mac
+	bridge_port l3 "$NS_L3" eth0 "$L3_ADDR"
 	wait_for 5 nsx "$NS_L3" ping -c1 -W1 -q "$GW_LAN" >/dev/null 2>&1 ||
 		bail "topology: laptop3 cannot reach the gateway"
+}
+
+# start_alice_and_bob: alice on laptop-042 in laptop1 and bob on
+# laptop-077 in laptop2, each with a client.conf of write_client_conf,
+# both started as clients "alice" and "bob" and required to be admitted
+# (must).
+start_alice_and_bob() {
+	write_client_conf "$ZT_TMP/laptop1/client.conf" "$ZT_PKI/devices/laptop-042" "$ZT_PKI/users/alice"
+	write_client_conf "$ZT_TMP/laptop2/client.conf" "$ZT_PKI/devices/laptop-077" "$ZT_PKI/users/bob"
+	must "alice on laptop-042 (laptop1) is admitted" start_client alice "$NS_L1" "$ZT_TMP/laptop1/client.conf"
+	must "bob on laptop-077 (laptop2) is admitted" start_client bob "$NS_L2" "$ZT_TMP/laptop2/client.conf"
 }
 
 # wait_for_ms TIMEOUT_MS CMD...: wait_for with a bound in milliseconds and
@@ -929,17 +957,21 @@ PYEOF
 	printf '%s' "$f"
 }
 
-# tcp_serve NAME NS ADDR PORT...: start a banner server (zt_tcp.py serve)
-# in NS and wait until every PORT listens.
-tcp_serve() {
-	local name=$1 ns=$2 addr=$3 tool p
-	shift 3
+# serve_ports CMD READY NAME NS ADDR PORT...: start zt_tcp.py CMD (serve,
+# userve) in NS as NAME and wait until READY NS PORT holds for every PORT.
+serve_ports() {
+	local cmd=$1 ready=$2 name=$3 ns=$4 addr=$5 tool p
+	shift 5
 	tool=$(zt_tcp_tool)
-	start_bg "$name" "$ns" python3 "$tool" serve "$addr" "$@"
+	start_bg "$name" "$ns" python3 "$tool" "$cmd" "$addr" "$@"
 	for p in "$@"; do
-		wait_for 5 port_listening "$ns" "$p" || return 1
+		wait_for 5 "$ready" "$ns" "$p" || return 1
 	done
 }
+
+# tcp_serve NAME NS ADDR PORT...: start a banner server (zt_tcp.py serve)
+# in NS and wait until every PORT listens.
+tcp_serve() { serve_ports serve port_listening "$@"; }
 
 # tcp_probe NS ADDR PORT [SRC]: print the outcome of one connection
 # attempt from NS to a tcp_serve port, with a 2 s timeout.
@@ -949,61 +981,51 @@ tcp_probe() {
 	nsx "$1" timeout -k 1 6 python3 "$tool" probe "$2" "$3" 2 ${4:+"$4"} 2>&1 || true
 }
 
-# reaches NS ADDR PORT [SRC]: the connection gets the banner through.
-reaches() {
-	local r
+# tcp_outcome WANT NS ADDR PORT [SRC]: tcp_probe prints WANT; if not, says
+# what it printed instead.
+tcp_outcome() {
+	local want=$1 r
+	shift
 	r=$(tcp_probe "$@")
-	[[ $r == open ]] && return 0
-	log "tcp ${4:+from $4 }to $2 port $3: '$r' (wanted open)"
+	[[ $r == "$want" ]] && return 0
+	log "tcp ${4:+from $4 }to $2 port $3: '$r' (wanted $want)"
 	return 1
 }
+
+# reaches NS ADDR PORT [SRC]: the connection gets the banner through.
+reaches() { tcp_outcome open "$@"; }
 
 # blocked NS ADDR PORT [SRC]: the connection times out (2 s): its packets
 # are dropped silently, neither refused nor unroutable.
-blocked() {
-	local r
-	r=$(tcp_probe "$@")
-	[[ $r == timeout ]] && return 0
-	log "tcp ${4:+from $4 }to $2 port $3: '$r' (wanted timeout)"
-	return 1
-}
+blocked() { tcp_outcome timeout "$@"; }
 
 # udp_serve NAME NS ADDR PORT...: start a UDP answering server (zt_tcp.py
 # userve) in NS and wait until every PORT is bound.
-udp_serve() {
-	local name=$1 ns=$2 addr=$3 tool p
-	shift 3
-	tool=$(zt_tcp_tool)
-	start_bg "$name" "$ns" python3 "$tool" userve "$addr" "$@"
-	for p in "$@"; do
-		wait_for 5 udp_bound "$ns" "$p" || return 1
-	done
-}
+udp_serve() { serve_ports userve udp_bound "$@"; }
 
 udp_bound() {
 	[[ -n $(nsx "$1" ss -Hlun "sport = :$2" 2>/dev/null) ]]
 }
 
-# udp_answered NS ADDR PORT: one datagram from NS to a udp_serve port gets
-# its answer back within 2 s (the request out and the reply in).
-udp_answered() {
-	local tool r
+# udp_outcome WANT NS ADDR PORT: one datagram from NS to a udp_serve port,
+# with a 2 s timeout, has the outcome WANT (zt_tcp.py uprobe: open when
+# the answer came back, timeout when none did); if not, says which it had.
+udp_outcome() {
+	local want=$1 tool r
+	shift
 	tool=$(zt_tcp_tool)
 	r=$(nsx "$1" timeout -k 1 6 python3 "$tool" uprobe "$2" "$3" 2 2>&1) || true
-	[[ $r == open ]] && return 0
-	log "udp to $2 port $3: '$r' (wanted open)"
+	[[ $r == "$want" ]] && return 0
+	log "udp to $2 port $3: '$r' (wanted $want)"
 	return 1
 }
 
+# udp_answered NS ADDR PORT: one datagram from NS to a udp_serve port gets
+# its answer back within 2 s (the request out and the reply in).
+udp_answered() { udp_outcome open "$@"; }
+
 # udp_unanswered NS ADDR PORT: no answer within 2 s.
-udp_unanswered() {
-	local tool r
-	tool=$(zt_tcp_tool)
-	r=$(nsx "$1" timeout -k 1 6 python3 "$tool" uprobe "$2" "$3" 2 2>&1) || true
-	[[ $r == timeout ]] && return 0
-	log "udp to $2 port $3: '$r' (wanted timeout)"
-	return 1
-}
+udp_unanswered() { udp_outcome timeout "$@"; }
 
 # tcp_flow_start NAME LAPTOP_NS ADDR PORT: a long-lived TCP connection from
 # LAPTOP_NS to ADDR:PORT in corp carrying "tick N" lines every 0.2 s;

@@ -235,6 +235,23 @@ check "server still answers after the hostile requests" \
 check "server still running" bg_alive server
 
 # --- kill ----------------------------------------------------------------------
+# was_killed CLIENT USER DEVICE KILL_RE: after a kill of USER's session,
+# the client CLIENT exits 1 saying it was killed, and the server logs a
+# kill record matching KILL_RE and the end of the session with reason
+# killed.
+was_killed() {
+	local client=$1 user=$2 dev=$3 kill_re=$4
+	if bg_wait "$client" 10; then
+		check "$user's client exits 1 (got $BG_STATUS)" test "$BG_STATUS" = 1
+	else
+		not_ok "$user's client exits after the kill"
+	fi
+	check "$user's client says it was killed" has_line 'killed' "$(bg_log "$client")"
+	check "server audits the kill of $user's session" has_line "$kill_re" "$slog"
+	check "server audits the end of $user's session with reason killed" \
+		has_line "$(audit_end_re "$user" "$dev" killed)" "$slog"
+}
+
 ctl unknown -s "$SOCK" kill id 999999
 check "kill of an unknown id: exit 1 (got $CTL_RC)" \
 	rc_and 1 err_has unknown "^ztvpn-ctl: no matching session$"
@@ -247,16 +264,8 @@ start_bg alice-ping "$NS_L1" ping -n -q -i 0.2 -c 25 -W 1 "$CORP_ADDR"
 ctl killbob -s "$SOCK" kill id "$bob_id"
 check "kill id $bob_id: exit 0 (got $CTL_RC)" test "$CTL_RC" = 0
 check "kill id $bob_id: names the session" out_has killbob "^killed session $bob_id \(user bob, device laptop-077\)$"
-if bg_wait client2 10; then
-	check "bob's client exits 1 (got $BG_STATUS)" test "$BG_STATUS" = 1
-else
-	not_ok "bob's client exits after the kill"
-fi
-check "bob's client says it was killed" has_line 'killed' "$(bg_log client2)"
-check "server audits the kill of bob's session" \
-	has_line "audit event=kill session=$bob_id user=\"?bob\"? device=\"?laptop-077\"? by=control" "$slog"
-check "server audits the end of bob's session with reason killed" \
-	has_line "$(audit_end_re bob laptop-077 killed)" "$slog"
+was_killed client2 bob laptop-077 \
+	"audit event=kill session=$bob_id user=\"?bob\"? device=\"?laptop-077\"? by=control"
 if bg_wait alice-ping 15; then
 	check "alice kept pinging corp through bob's kill (ping status $BG_STATUS)" test "$BG_STATUS" = 0
 else
@@ -270,16 +279,7 @@ check "sessions: only alice is left" json after-bob '[s["user"] for s in d["sess
 ctl killalice -s "$SOCK" --json kill user alice
 check "kill user alice: exit 0 (got $CTL_RC)" test "$CTL_RC" = 0
 check "kill user alice: the JSON names her session" json killalice 'len(d["killed"]) == 1 and isinstance(d["killed"][0], int)'
-if bg_wait client1 10; then
-	check "alice's client exits 1 (got $BG_STATUS)" test "$BG_STATUS" = 1
-else
-	not_ok "alice's client exits after the kill"
-fi
-check "alice's client says it was killed" has_line 'killed' "$(bg_log client1)"
-check "server audits the kill of alice's session" \
-	has_line 'audit event=kill session=[0-9]+ user="?alice"? .*by=control' "$slog"
-check "server audits the end of alice's session with reason killed" \
-	has_line "$(audit_end_re alice laptop-042 killed)" "$slog"
+was_killed client1 alice laptop-042 'audit event=kill session=[0-9]+ user="?alice"? .*by=control'
 ctl empty -s "$SOCK" sessions
 check "sessions: only the header is left" rc_and 0 lines_are empty 1
 ctl empty-json -s "$SOCK" --json sessions

@@ -34,17 +34,9 @@ topo_up 1
 
 OUTSIDE=203.0.113.7 # not in the policy: must enter the tunnel and be dropped
 
-# write_full_tunnel_conf FILE: write_server_conf with a policy and
-# tunnel.full_tunnel = true in the tunnel group.
-write_full_tunnel_conf() {
-	local f=$1
-	write_server_conf "$f" 'policy = "policy.conf";'
-	sed -i 's|^  keepalive = .*|&\n  full_tunnel = true;|' "$f"
-	grep -q '^  full_tunnel = true;$' "$f"
-}
-
 conf=$ZT_TMP/gw/server.conf
-must "server.conf with full_tunnel = true" write_full_tunnel_conf "$conf"
+write_server_conf "$conf" 'policy = "policy.conf";' 'full_tunnel = true;'
+must "server.conf with full_tunnel = true" grep -q '^  full_tunnel = true;$' "$conf"
 cat >"$ZT_TMP/gw/policy.conf" <<'EOF'
 rules = ( { name = "corp"; users = [ "*" ]; devices = [ "*" ]; allow = [ "198.51.100.10 icmp tcp/5001" ]; } );
 EOF
@@ -149,19 +141,10 @@ NS_RTR=${NS_GW%-gw}-router
 NS_LR=${NS_GW%-gw}-laptopR
 new_ns "$NS_RTR"
 new_ns "$NS_LR"
-# Pin br0's MAC before a port joins (see topo_laptop3).
-mac=$(ip -n "$NS_GW" -br link show br0 | awk '{print $3}')
-ip -n "$NS_GW" link set br0 address "$mac"
-ip -n "$NS_GW" link add rtr type veth peer name lan0 netns "$NS_RTR"
-ip -n "$NS_GW" link set rtr master br0 up
-ip -n "$NS_RTR" addr add "$RTR_LAN/24" dev lan0
-ip -n "$NS_RTR" link set lan0 up
-ip -n "$NS_RTR" link add lap0 type veth peer name eth0 netns "$NS_LR"
-ip -n "$NS_RTR" addr add "$RTR_LAPTOP/24" dev lap0
-ip -n "$NS_RTR" link set lap0 up
+bridge_pin_mac
+bridge_port rtr "$NS_RTR" lan0 "$RTR_LAN"
+veth_link "$NS_RTR" lap0 "$RTR_LAPTOP" "$NS_LR" eth0 "$LR_ADDR"
 nsx "$NS_RTR" sysctl -qw net.ipv4.ip_forward=1
-ip -n "$NS_LR" addr add "$LR_ADDR/24" dev eth0
-ip -n "$NS_LR" link set eth0 up
 ip -n "$NS_LR" route add default via "$RTR_LAPTOP"
 ip -n "$NS_GW" route add 203.0.113.0/24 via "$RTR_LAN"
 LR_DEFAULT="default via $RTR_LAPTOP dev eth0"

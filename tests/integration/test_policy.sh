@@ -101,10 +101,7 @@ reject_pair bob-on-042 laptop-042 bob 'user bob is not an owner of device laptop
 reject_pair alice-on-077 laptop-077 alice 'no rule admits user alice on device laptop-077'
 check "no admission so far" test "$(count "$admit_re" "$slog")" = 0
 
-write_client_conf "$ZT_TMP/laptop1/client.conf" "$ZT_PKI/devices/laptop-042" "$ZT_PKI/users/alice"
-write_client_conf "$ZT_TMP/laptop2/client.conf" "$ZT_PKI/devices/laptop-077" "$ZT_PKI/users/bob"
-must "alice on laptop-042 (laptop1) is admitted" start_client alice "$NS_L1" "$ZT_TMP/laptop1/client.conf"
-must "bob on laptop-077 (laptop2) is admitted" start_client bob "$NS_L2" "$ZT_TMP/laptop2/client.conf"
+start_alice_and_bob
 A=$(client_addr alice)
 B=$(client_addr bob)
 A6=$(client_addr6 alice)

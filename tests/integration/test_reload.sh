@@ -91,10 +91,7 @@ must "corp serves tcp 5002 5003" tcp_serve corp "$NS_CORP" "$CORP_ADDR" 5002 500
 must "server starts" start_server
 slog=$(bg_log server)
 admit_re='ztvpn-server: info: audit event=admit '
-write_client_conf "$ZT_TMP/laptop1/client.conf" "$ZT_PKI/devices/laptop-042" "$ZT_PKI/users/alice"
-write_client_conf "$ZT_TMP/laptop2/client.conf" "$ZT_PKI/devices/laptop-077" "$ZT_PKI/users/bob"
-must "alice on laptop-042 is admitted" start_client alice "$NS_L1" "$ZT_TMP/laptop1/client.conf"
-must "bob on laptop-077 is admitted" start_client bob "$NS_L2" "$ZT_TMP/laptop2/client.conf"
+start_alice_and_bob
 # Route all of corp into the tunnel, so that what stops a packet is the
 # policy and never a missing route.
 nsx "$NS_L1" ip route replace 198.51.100.0/24 dev ztvpn0

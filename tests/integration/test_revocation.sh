@@ -41,10 +41,7 @@ must "server starts" start_server
 slog=$(bg_log server)
 admit_re='ztvpn-server: info: audit event=admit '
 
-write_client_conf "$ZT_TMP/laptop1/client.conf" "$ZT_PKI/devices/laptop-042" "$ZT_PKI/users/alice"
-write_client_conf "$ZT_TMP/laptop2/client.conf" "$ZT_PKI/devices/laptop-077" "$ZT_PKI/users/bob"
-must "alice on laptop-042 (laptop1) is admitted" start_client alice "$NS_L1" "$ZT_TMP/laptop1/client.conf"
-must "bob on laptop-077 (laptop2) is admitted" start_client bob "$NS_L2" "$ZT_TMP/laptop2/client.conf"
+start_alice_and_bob
 
 # carol: a device and a user certificate of her own, the user one expiring
 # soon. notAfter has a resolution of one second.

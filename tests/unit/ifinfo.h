@@ -1,6 +1,7 @@
 /* Looking at a network interface through the kernel directly (ioctl), not
- * through tun/, for the tests that check what tun/ configured. Include after
- * <cmocka.h>. */
+ * through tun/, for the tests that check what tun/ configured, and the
+ * laptop's own network those tests build with `ip` for the pinned host
+ * route to the server. Include after <cmocka.h>. */
 #ifndef ZTVPN_TEST_IFINFO_H
 #define ZTVPN_TEST_IFINFO_H
 
@@ -9,6 +10,7 @@
 #include <netinet/in.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -41,5 +43,30 @@ static inline unsigned ifinfo_mask_bits(const struct sockaddr *mask) {
   for (size_t i = 0; i < n; i++) bits += (unsigned)__builtin_popcount(b[i]);
   return bits;
 }
+
+/* ifinfo_run runs a shell command line (ip, grep); the test fails if it
+ * does. */
+static inline void ifinfo_run(const char *cmd) {
+  int rc = system(cmd);
+  if (rc != 0) fail_msg("%s: exit status %d", cmd, rc);
+}
+
+/* The laptop's own network: LAN_IF (LAN_ADDR) with a gateway LAN_GW, behind
+ * which the VPN servers SERVER and SERVER2 live. LAN_PEER is the other end
+ * of the veth pair, up so that the link has a carrier. */
+#define LAN_IF "zt-lan0"
+#define LAN_PEER "zt-lan1"
+#define LAN_ADDR "192.0.2.2"
+#define LAN_GW "192.0.2.1"
+#define SERVER "203.0.113.10"
+#define SERVER2 "203.0.113.20"
+
+/* IFINFO_LAN_UP is the command line that makes that network, without
+ * routes: each test appends the ones via LAN_GW it needs. Deleting LAN_IF
+ * deletes the pair, with its addresses and routes. */
+#define IFINFO_LAN_UP                                            \
+  "ip link add " LAN_IF " type veth peer name " LAN_PEER " && "  \
+  "ip link set " LAN_PEER " up && ip link set " LAN_IF " up && " \
+  "ip addr add " LAN_ADDR "/24 dev " LAN_IF
 
 #endif

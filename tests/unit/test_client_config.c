@@ -39,51 +39,41 @@ static const char *const base[] = {
 #define NBASE (sizeof(base) / sizeof(base[0]))
 
 struct fixture {
-  struct tu_dir dir;
-  char path[PATH_MAX];
+  struct ct_fixture ct;
   struct client_config cfg;
-  char err[ZT_CONF_ERR_LEN];
 };
 
 static int setup(void **state) {
   static struct fixture f;
-  memset(&f, 0, sizeof(f));
-  tu_dir_make(&f.dir);
-  tu_path(&f.dir, "client.conf", f.path);
+  memset(&f.cfg, 0, sizeof(f.cfg));
+  ct_fixture_make(&f.ct, "client.conf");
   *state = &f;
   return 0;
 }
 
 static int teardown(void **state) {
   struct fixture *f = *state;
-  tu_dir_remove(&f->dir);
+  ct_fixture_remove(&f->ct);
   return 0;
 }
 
 static int load_edit(struct fixture *f, const struct ct_edit *edit) {
-  ct_write(f->path, base, NBASE, edit);
-  memset(f->err, 0, sizeof(f->err));
-  return client_config_load(f->path, &f->cfg, f->err, sizeof(f->err));
-}
-
-static void assert_dir_path(const struct fixture *f, const char *got,
-                            const char *name) {
-  char want[PATH_MAX];
-  assert_string_equal(got, tu_path(&f->dir, name, want));
+  ct_fixture_write(&f->ct, base, NBASE, edit);
+  return client_config_load(f->ct.path, &f->cfg, f->ct.err, sizeof(f->ct.err));
 }
 
 static void test_full_config(void **state) {
   struct fixture *f = *state;
-  if (!load_edit(f, NULL)) fail_msg("%s", f->err);
+  if (!load_edit(f, NULL)) fail_msg("%s", f->ct.err);
   const struct client_config *c = &f->cfg;
   assert_string_equal(c->server_host, "gw.corp.example");
   assert_int_equal(c->server_port, 8443);
   assert_string_equal(c->server_name, "gw.corp.example");
-  assert_dir_path(f, c->server_ca, "server-ca.crt");
-  assert_dir_path(f, c->device_cert, "device.crt");
+  ct_assert_dir_path(&f->ct, c->server_ca, "server-ca.crt");
+  ct_assert_dir_path(&f->ct, c->device_cert, "device.crt");
   assert_string_equal(c->device_key, "/secure/device.key");
-  assert_dir_path(f, c->user_cert, "users/alice.crt");
-  assert_dir_path(f, c->user_key, "users/alice.key");
+  ct_assert_dir_path(&f->ct, c->user_cert, "users/alice.crt");
+  ct_assert_dir_path(&f->ct, c->user_key, "users/alice.key");
   assert_string_equal(c->interface, "zt-client");
   assert_string_equal(c->control_socket, "/run/ztvpn/client.sock");
   assert_int_equal(c->connect_timeout, 5);
@@ -99,15 +89,15 @@ static void test_defaults(void **state) {
       "device = { certificate = \"d.crt\"; private_key = \"d.key\"; };",
       "user = { certificate = \"u.crt\"; private_key = \"u.key\"; };",
   };
-  ct_write(f->path, minimal, sizeof(minimal) / sizeof(minimal[0]), NULL);
+  ct_write(f->ct.path, minimal, sizeof(minimal) / sizeof(minimal[0]), NULL);
   memset(&f->cfg, 0x5a, sizeof(f->cfg));
-  if (!client_config_load(f->path, &f->cfg, f->err, sizeof(f->err)))
-    fail_msg("%s", f->err);
+  if (!client_config_load(f->ct.path, &f->cfg, f->ct.err, sizeof(f->ct.err)))
+    fail_msg("%s", f->ct.err);
   const struct client_config *c = &f->cfg;
   assert_string_equal(c->server_host, "2001:db8::7");
   assert_int_equal(c->server_port, 443);
   assert_string_equal(c->server_name, "gw");
-  assert_dir_path(f, c->user_key, "u.key");
+  ct_assert_dir_path(&f->ct, c->user_key, "u.key");
   assert_string_equal(c->interface, "ztvpn0");
   assert_string_equal(c->control_socket, "");
   assert_int_equal(c->connect_timeout, 10);
@@ -119,9 +109,9 @@ static void test_defaults(void **state) {
       "user = { certificate = \"u.crt\"; private_key = \"u.key\"; };",
       "tunnel = { };",
   };
-  ct_write(f->path, with_tunnel, sizeof(with_tunnel) / sizeof(with_tunnel[0]), NULL);
-  if (!client_config_load(f->path, &f->cfg, f->err, sizeof(f->err)))
-    fail_msg("%s", f->err);
+  ct_write(f->ct.path, with_tunnel, sizeof(with_tunnel) / sizeof(with_tunnel[0]), NULL);
+  if (!client_config_load(f->ct.path, &f->cfg, f->ct.err, sizeof(f->ct.err)))
+    fail_msg("%s", f->ct.err);
   assert_string_equal(c->interface, "ztvpn0");
   assert_string_equal(c->server_host, "192.0.2.1");
   assert_int_equal(c->server_port, 1);
@@ -131,14 +121,14 @@ static void test_relative_config_path(void **state) {
   struct fixture *f = *state;
   char cwd[PATH_MAX], sub[PATH_MAX];
   assert_non_null(getcwd(cwd, sizeof(cwd)));
-  ct_write(f->path, base, NBASE, NULL);
-  const char *leaf = strrchr(f->dir.path, '/') + 1;
-  assert_int_equal(chdir(f->dir.path), 0);
+  ct_write(f->ct.path, base, NBASE, NULL);
+  const char *leaf = strrchr(f->ct.dir.path, '/') + 1;
+  assert_int_equal(chdir(f->ct.dir.path), 0);
   assert_int_equal(chdir(".."), 0);
   snprintf(sub, sizeof(sub), "%s/client.conf", leaf);
-  int ok = client_config_load(sub, &f->cfg, f->err, sizeof(f->err));
+  int ok = client_config_load(sub, &f->cfg, f->ct.err, sizeof(f->ct.err));
   assert_int_equal(chdir(cwd), 0);
-  if (!ok) fail_msg("%s", f->err);
+  if (!ok) fail_msg("%s", f->ct.err);
   snprintf(sub, sizeof(sub), "%s/users/alice.crt", leaf);
   assert_string_equal(f->cfg.user_cert, sub);
   snprintf(sub, sizeof(sub), "%s/server-ca.crt", leaf);
@@ -146,14 +136,7 @@ static void test_relative_config_path(void **state) {
   assert_string_equal(f->cfg.device_key, "/secure/device.key");
 }
 
-struct err_case {
-  const char *name;
-  struct ct_edit edit;
-  unsigned line;
-  const char *msg;
-};
-
-static const struct err_case err_cases[] = {
+static const struct ct_err_case err_cases[] = {
     {"syntax", {16, 16, "connect_timeout = = 5;"}, 16, "syntax error"},
     {"syntax brace", {8, 8, "user = {{"}, 8, "syntax error"},
     {"unknown top", {17, 17, "maxbackoff = 60;"}, 17, "unknown setting 'maxbackoff'"},
@@ -193,20 +176,13 @@ static void test_errors(void **state) {
   struct fixture *f = *state;
   int failed = 0;
   for (size_t i = 0; i < sizeof(err_cases) / sizeof(err_cases[0]); i++) {
-    const struct err_case *c = &err_cases[i];
-    char prefix[PATH_MAX + 32];
+    const struct ct_err_case *c = &err_cases[i];
     if (load_edit(f, &c->edit)) {
       print_error("case '%s': accepted\n", c->name);
       failed++;
       continue;
     }
-    snprintf(prefix, sizeof(prefix), "%s:%u: ", f->path, c->line);
-    if (strncmp(f->err, prefix, strlen(prefix)) != 0 ||
-        !strstr(f->err + strlen(prefix), c->msg)) {
-      print_error("case '%s': got \"%s\", want \"%s...%s\"\n", c->name, f->err,
-                  prefix, c->msg);
-      failed++;
-    }
+    if (!ct_err_case_ok(&f->ct, c)) failed++;
   }
   if (failed) fail_msg("%d of the cases failed", failed);
 }
@@ -214,16 +190,16 @@ static void test_errors(void **state) {
 static void test_edges_accepted(void **state) {
   struct fixture *f = *state;
   const struct ct_edit name15 = {13, 13, "  interface = \"zt-0123456789ab\";"};
-  if (!load_edit(f, &name15)) fail_msg("%s", f->err);
+  if (!load_edit(f, &name15)) fail_msg("%s", f->ct.err);
   assert_string_equal(f->cfg.interface, "zt-0123456789ab");
   /* The same key file for both is odd but not refused; the same
    * certificate is. */
   const struct ct_edit v6 = {1, 1, "server = \"[fd00::1]:65535\";"};
-  if (!load_edit(f, &v6)) fail_msg("%s", f->err);
+  if (!load_edit(f, &v6)) fail_msg("%s", f->ct.err);
   assert_string_equal(f->cfg.server_host, "fd00::1");
   assert_int_equal(f->cfg.server_port, 65535);
   const struct ct_edit no_tunnel = {12, 14, NULL};
-  if (!load_edit(f, &no_tunnel)) fail_msg("%s", f->err);
+  if (!load_edit(f, &no_tunnel)) fail_msg("%s", f->ct.err);
   assert_string_equal(f->cfg.interface, "ztvpn0");
 }
 
@@ -232,40 +208,40 @@ static void test_edges_accepted(void **state) {
 static void test_check_files(void **state) {
   struct fixture *f = *state;
   char p[PATH_MAX], ukey[PATH_MAX], ca[PATH_MAX], dcert[PATH_MAX];
-  tu_path(&f->dir, "users", p);
+  tu_path(&f->ct.dir, "users", p);
   assert_int_equal(mkdir(p, 0700), 0);
-  tu_write_str(&f->dir, "server-ca.crt", "x", ca);
-  tu_write_str(&f->dir, "device.crt", "x", dcert);
-  tu_write_str(&f->dir, "device.key", "x", p);
-  tu_write_str(&f->dir, "users/alice.crt", "x", p);
-  tu_write_str(&f->dir, "users/alice.key", "x", ukey);
+  tu_write_str(&f->ct.dir, "server-ca.crt", "x", ca);
+  tu_write_str(&f->ct.dir, "device.crt", "x", dcert);
+  tu_write_str(&f->ct.dir, "device.key", "x", p);
+  tu_write_str(&f->ct.dir, "users/alice.crt", "x", p);
+  tu_write_str(&f->ct.dir, "users/alice.key", "x", ukey);
   const struct ct_edit local_key = {6, 6, "  private_key = \"device.key\";"};
-  if (!load_edit(f, &local_key)) fail_msg("%s", f->err);
+  if (!load_edit(f, &local_key)) fail_msg("%s", f->ct.err);
   assert_int_equal(f->cfg.files.n, 5);
-  if (!zt_conf_check_files(&f->cfg.files, f->err, sizeof(f->err))) fail_msg("%s", f->err);
+  if (!zt_conf_check_files(&f->cfg.files, f->ct.err, sizeof(f->ct.err))) fail_msg("%s", f->ct.err);
 
   assert_int_equal(chmod(ukey, 0640), 0);
-  assert_int_equal(zt_conf_check_files(&f->cfg.files, f->err, sizeof(f->err)), 0);
-  ct_assert_err(f->err, f->path, 10, "readable by group or others");
+  assert_int_equal(zt_conf_check_files(&f->cfg.files, f->ct.err, sizeof(f->ct.err)), 0);
+  ct_assert_err(f->ct.err, f->ct.path, 10, "readable by group or others");
   assert_int_equal(chmod(ukey, 0600), 0);
 
   assert_int_equal(unlink(ca), 0);
-  assert_int_equal(zt_conf_check_files(&f->cfg.files, f->err, sizeof(f->err)), 0);
-  ct_assert_err(f->err, f->path, 3, "cannot open");
-  tu_write_str(&f->dir, "server-ca.crt", "x", ca);
+  assert_int_equal(zt_conf_check_files(&f->cfg.files, f->ct.err, sizeof(f->ct.err)), 0);
+  ct_assert_err(f->ct.err, f->ct.path, 3, "cannot open");
+  tu_write_str(&f->ct.dir, "server-ca.crt", "x", ca);
 
   assert_int_equal(unlink(dcert), 0);
   assert_int_equal(mkdir(dcert, 0700), 0);
-  assert_int_equal(zt_conf_check_files(&f->cfg.files, f->err, sizeof(f->err)), 0);
-  ct_assert_err(f->err, f->path, 5, "is not a regular file");
+  assert_int_equal(zt_conf_check_files(&f->cfg.files, f->ct.err, sizeof(f->ct.err)), 0);
+  ct_assert_err(f->ct.err, f->ct.path, 5, "is not a regular file");
 }
 
 static void test_missing_file(void **state) {
   struct fixture *f = *state;
   char path[PATH_MAX];
-  tu_path(&f->dir, "nonexistent.conf", path);
-  assert_int_equal(client_config_load(path, &f->cfg, f->err, sizeof(f->err)), 0);
-  ct_assert_err(f->err, path, 0, "cannot read the file");
+  tu_path(&f->ct.dir, "nonexistent.conf", path);
+  assert_int_equal(client_config_load(path, &f->cfg, f->ct.err, sizeof(f->ct.err)), 0);
+  ct_assert_err(f->ct.err, path, 0, "cannot read the file");
 }
 
 int main(void) {

@@ -166,34 +166,16 @@ static const char *source_for(const char *peer) {
 
 /* --- the laptop's own network, for full tunnels --- */
 
-/* LAN_IF (LAN_ADDR) with the laptop's default route via LAN_GW, behind
- * which the server SERVER lives; LAN_PEER is the other end of the veth
- * pair, up so that the link has a carrier. */
-#define LAN_IF "zt-lan0"
-#define LAN_PEER "zt-lan1"
-#define LAN_ADDR "192.0.2.2"
-#define LAN_GW "192.0.2.1"
-#define SERVER "203.0.113.10"
-#define SERVER2 "203.0.113.20"
-
-/* run runs a shell command line (ip, grep); the test fails if it does. */
-static void run(const char *cmd) {
-  int rc = system(cmd);
-  if (rc != 0) fail_msg("%s: exit status %d", cmd, rc);
-}
-
+/* LAN_IF (ifinfo.h) with the laptop's default route via LAN_GW. */
 static int setup_lan(void **state) {
   setup(state);
-  run("ip link add " LAN_IF " type veth peer name " LAN_PEER " && "
-      "ip link set " LAN_PEER " up && ip link set " LAN_IF " up && "
-      "ip addr add " LAN_ADDR "/24 dev " LAN_IF " && "
-      "ip route add default via " LAN_GW);
+  ifinfo_run(IFINFO_LAN_UP " && ip route add default via " LAN_GW);
   return 0;
 }
 
 static int teardown_lan(void **state) {
   teardown(state);
-  run("ip link del " LAN_IF);
+  ifinfo_run("ip link del " LAN_IF);
   return 0;
 }
 
@@ -371,15 +353,15 @@ static void test_full_tunnel_pins_server(void **state) {
   assert_string_equal(source_for("203.0.113.7"), LAN_ADDR);
   apply_to(&a, SERVER);
   assert_non_null(tun.dev.pinned);
-  run(PINNED(SERVER));
-  run("ip route show 0.0.0.0/1 | grep -q 'dev " IF " '");
-  run("ip route show 128.0.0.0/1 | grep -q 'dev " IF " '");
-  run("ip -6 route show ::/1 | grep -q 'dev " IF " '");
-  run("ip -6 route show 8000::/1 | grep -q 'dev " IF " '");
-  run(LAPTOP_DEFAULT_IS_THERE);
+  ifinfo_run(PINNED(SERVER));
+  ifinfo_run("ip route show 0.0.0.0/1 | grep -q 'dev " IF " '");
+  ifinfo_run("ip route show 128.0.0.0/1 | grep -q 'dev " IF " '");
+  ifinfo_run("ip -6 route show ::/1 | grep -q 'dev " IF " '");
+  ifinfo_run("ip -6 route show 8000::/1 | grep -q 'dev " IF " '");
+  ifinfo_run(LAPTOP_DEFAULT_IS_THERE);
   /* the server outside, everything else inside */
   assert_string_equal(source_for(SERVER), LAN_ADDR);
-  run("ip route get " SERVER " | grep -q 'via " LAN_GW " dev " LAN_IF " '");
+  ifinfo_run("ip route get " SERVER " | grep -q 'via " LAN_GW " dev " LAN_IF " '");
   assert_string_equal(source_for("203.0.113.7"), "100.64.0.2");
   assert_string_equal(source_for("192.0.2.200"), LAN_ADDR); /* the LAN itself */
   assert_string_equal(source_for("fd00:99::1"), "fd00:5a::2");
@@ -389,13 +371,13 @@ static void test_full_tunnel_pins_server(void **state) {
   a.session_id = 2;
   apply_to(&a, SERVER);
   assert_int_equal(tun.dev.ifindex, ifindex);
-  run(PINNED(SERVER));
+  ifinfo_run(PINNED(SERVER));
 
   tunnel_close(&tun);
   assert_null(tun.dev.pinned);
-  run(NO_ROUTE(SERVER "/32"));
-  run(NO_ROUTE("0.0.0.0/1"));
-  run(LAPTOP_DEFAULT_IS_THERE);
+  ifinfo_run(NO_ROUTE(SERVER "/32"));
+  ifinfo_run(NO_ROUTE("0.0.0.0/1"));
+  ifinfo_run(LAPTOP_DEFAULT_IS_THERE);
   assert_string_equal(source_for("203.0.113.7"), LAN_ADDR);
   assert_string_equal(source_for(SERVER), LAN_ADDR);
 }
@@ -406,13 +388,13 @@ static void test_split_tunnel_no_pin(void **state) {
   struct zt_admit a = admit();
   apply_to(&a, SERVER);
   assert_null(tun.dev.pinned);
-  run(NO_ROUTE(SERVER "/32"));
+  ifinfo_run(NO_ROUTE(SERVER "/32"));
   assert_string_equal(source_for("198.51.100.7"), "100.64.0.2");
   assert_string_equal(source_for(SERVER), LAN_ADDR);
   /* A split route that contains the server is pinned as well. */
   a.routes[0] = route("203.0.113.0/24");
   apply_to(&a, SERVER);
-  run(PINNED(SERVER));
+  ifinfo_run(PINNED(SERVER));
   assert_string_equal(source_for(SERVER), LAN_ADDR);
   assert_string_equal(source_for("203.0.113.7"), "100.64.0.2");
 }
@@ -426,14 +408,14 @@ static void test_new_server_moves_pin(void **state) {
   int ifindex = tun.dev.ifindex;
   apply_to(&a, SERVER2);
   assert_int_not_equal(tun.dev.ifindex, ifindex);
-  run(NO_ROUTE(SERVER "/32"));
-  run(PINNED(SERVER2));
+  ifinfo_run(NO_ROUTE(SERVER "/32"));
+  ifinfo_run(PINNED(SERVER2));
   assert_string_equal(source_for(SERVER2), LAN_ADDR);
   assert_string_equal(source_for(SERVER), "100.64.0.2");
   /* and without a known server address nothing is pinned */
   char err[256] = "";
   assert_int_equal(tunnel_apply(&tun, IF, &a, NULL, err, sizeof(err)), 1);
-  run(NO_ROUTE(SERVER2 "/32"));
+  ifinfo_run(NO_ROUTE(SERVER2 "/32"));
 }
 
 /* A server the laptop has no route to cannot be pinned: the tunnel is not
@@ -447,10 +429,10 @@ static void test_unpinnable_server_fails(void **state) {
   assert_non_null(strstr(err, "pin the route to the server fd00:99::1: no route"));
   assert_int_equal(tun.dev.fd, -1);
   assert_int_equal(if_nametoindex(IF), 0);
-  run(NO_ROUTE("0.0.0.0/1"));
-  run(LAPTOP_DEFAULT_IS_THERE);
+  ifinfo_run(NO_ROUTE("0.0.0.0/1"));
+  ifinfo_run(LAPTOP_DEFAULT_IS_THERE);
   apply_to(&a, SERVER); /* a good one still works afterwards */
-  run(PINNED(SERVER));
+  ifinfo_run(PINNED(SERVER));
 }
 
 /* ROUTES after a reload: new routes in, old ones out, the device, its
@@ -491,9 +473,9 @@ static void test_update_routes(void **state) {
   r.routes[r.n++] = route("0.0.0.0/0");
   assert_int_equal(tunnel_update_routes(&tun, &r, &added, &removed, err, sizeof(err)), 1);
   assert_non_null(tun.dev.pinned);
-  run(PINNED(SERVER));
-  run("ip route show 0.0.0.0/1 | grep -q 'dev " IF " '");
-  run("ip route show 128.0.0.0/1 | grep -q 'dev " IF " '");
+  ifinfo_run(PINNED(SERVER));
+  ifinfo_run("ip route show 0.0.0.0/1 | grep -q 'dev " IF " '");
+  ifinfo_run("ip route show 128.0.0.0/1 | grep -q 'dev " IF " '");
   assert_string_equal(source_for(SERVER), LAN_ADDR);
   assert_string_equal(source_for("198.51.100.7"), "100.64.0.2");
   assert_string_equal(source_for("fd00:77::1"), ""); /* no IPv6 route left */
@@ -502,9 +484,9 @@ static void test_update_routes(void **state) {
   memset(&r, 0, sizeof(r));
   assert_int_equal(tunnel_update_routes(&tun, &r, &added, &removed, err, sizeof(err)), 1);
   assert_int_equal(removed, 1);
-  run(NO_ROUTE("0.0.0.0/1"));
-  run(NO_ROUTE("128.0.0.0/1"));
-  run(LAPTOP_DEFAULT_IS_THERE);
+  ifinfo_run(NO_ROUTE("0.0.0.0/1"));
+  ifinfo_run(NO_ROUTE("128.0.0.0/1"));
+  ifinfo_run(LAPTOP_DEFAULT_IS_THERE);
   assert_string_equal(source_for("198.51.100.7"), LAN_ADDR);
   assert_int_equal(tun.dev.ifindex, ifindex);
 }

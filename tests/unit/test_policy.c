@@ -52,41 +52,31 @@ static const char *const base[] = {
 };
 #define NBASE (sizeof(base) / sizeof(base[0]))
 
-struct fixture {
-  struct tu_dir dir;
-  char path[PATH_MAX];
-  char err[ZT_CONF_ERR_LEN];
-};
-
 static int setup(void **state) {
-  static struct fixture f;
-  memset(&f, 0, sizeof(f));
-  tu_dir_make(&f.dir);
-  tu_path(&f.dir, "policy.conf", f.path);
+  static struct ct_fixture f;
+  ct_fixture_make(&f, "policy.conf");
   *state = &f;
   return 0;
 }
 
 static int teardown(void **state) {
-  struct fixture *f = *state;
-  tu_dir_remove(&f->dir);
+  ct_fixture_remove(*state);
   return 0;
 }
 
-static struct policy *load_edit(struct fixture *f, const struct ct_edit *edit) {
-  ct_write(f->path, base, NBASE, edit);
-  memset(f->err, 0, sizeof(f->err));
+static struct policy *load_edit(struct ct_fixture *f, const struct ct_edit *edit) {
+  ct_fixture_write(f, base, NBASE, edit);
   return policy_load(f->path, f->err, sizeof(f->err));
 }
 
-static struct policy *load_text(struct fixture *f, const char *text) {
+static struct policy *load_text(struct ct_fixture *f, const char *text) {
   char path[PATH_MAX];
   tu_write_str(&f->dir, "policy.conf", text, path);
   memset(f->err, 0, sizeof(f->err));
   return policy_load(f->path, f->err, sizeof(f->err));
 }
 
-static struct policy *must_load_text(struct fixture *f, const char *text) {
+static struct policy *must_load_text(struct ct_fixture *f, const char *text) {
   struct policy *p = load_text(f, text);
   if (!p) fail_msg("refused: %s", f->err);
   return p;
@@ -122,7 +112,7 @@ static struct policy_query query(const char *s) {
 /* ---- loading ------------------------------------------------------------ */
 
 static void test_full_file(void **state) {
-  struct fixture *f = *state;
+  struct ct_fixture *f = *state;
   struct policy *p = load_edit(f, NULL);
   if (!p) fail_msg("%s", f->err);
   assert_string_equal(p->file, f->path);
@@ -194,7 +184,7 @@ static void test_full_file(void **state) {
 
 /* The example in server/POLICY.md is a valid policy whose tests pass. */
 static void test_documented_example(void **state) {
-  struct fixture *f = *state;
+  struct ct_fixture *f = *state;
   char doc[PATH_MAX];
   const char *slash = strrchr(__FILE__, '/');
   if (__FILE__[0] != '/' || !slash) skip(); /* built without absolute paths */
@@ -220,7 +210,7 @@ static void test_documented_example(void **state) {
 
 /* Every form of destination, flattened, each entry with its own line. */
 static void test_destinations(void **state) {
-  struct fixture *f = *state;
+  struct ct_fixture *f = *state;
   struct policy *p = must_load_text(
       f,
       "rules = ( { name = \"d\"; users = [ \"*\" ]; devices = [ \"*\" ];\n"
@@ -253,7 +243,7 @@ static void test_destinations(void **state) {
 
 /* What a policy may leave out. */
 static void test_minimal(void **state) {
-  struct fixture *f = *state;
+  struct ct_fixture *f = *state;
   struct policy *p = must_load_text(f, "rules = ();\n");
   assert_int_equal(p->nrules + p->ndevices + p->ntests, 0);
   struct zt_identity u = ident("alice"), d = ident("laptop-042");
@@ -267,16 +257,9 @@ static void test_minimal(void **state) {
   policy_free(p);
 }
 
-struct err_case {
-  const char *name;
-  struct ct_edit edit;
-  unsigned line; /* the line the message must name */
-  const char *msg;
-};
-
 #define RULE8(body) {8, 8, "  { name = \"no-db\"; " body " },"}
 
-static const struct err_case err_cases[] = {
+static const struct ct_err_case err_cases[] = {
     /* syntax, unknown and missing settings, types */
     {"syntax", {8, 8, "  { name = = \"no-db\"; users = [ \"*\" ]; },"}, 8, "syntax error"},
     /* libconfig names the line after the last one: the end of the file */
@@ -426,11 +409,10 @@ static const struct err_case err_cases[] = {
 };
 
 static void test_errors(void **state) {
-  struct fixture *f = *state;
+  struct ct_fixture *f = *state;
   int failed = 0;
   for (size_t i = 0; i < sizeof(err_cases) / sizeof(err_cases[0]); i++) {
-    const struct err_case *c = &err_cases[i];
-    char prefix[PATH_MAX + 32];
+    const struct ct_err_case *c = &err_cases[i];
     struct policy *p = load_edit(f, &c->edit);
     if (p) {
       print_error("case '%s': accepted\n", c->name);
@@ -438,20 +420,14 @@ static void test_errors(void **state) {
       failed++;
       continue;
     }
-    snprintf(prefix, sizeof(prefix), "%s:%u: ", f->path, c->line);
-    if (strncmp(f->err, prefix, strlen(prefix)) != 0 ||
-        !strstr(f->err + strlen(prefix), c->msg)) {
-      print_error("case '%s': got \"%s\", want \"%s...%s\"\n", c->name, f->err, prefix,
-                  c->msg);
-      failed++;
-    }
+    if (!ct_err_case_ok(f, c)) failed++;
   }
   if (failed) fail_msg("%d of the cases failed", failed);
 }
 
 /* Edits next to the refusals above that must still load. */
 static void test_edges_accepted(void **state) {
-  struct fixture *f = *state;
+  struct ct_fixture *f = *state;
   static const struct ct_edit ok[] = {
       /* 64-character rule name, every allowed character */
       {8, 8, "  { name = \"AZaz09._-r012345678901234567890123456789012345678901234567890123\";"
@@ -475,7 +451,7 @@ static void test_edges_accepted(void **state) {
 }
 
 static void test_missing_file(void **state) {
-  struct fixture *f = *state;
+  struct ct_fixture *f = *state;
   char path[PATH_MAX];
   tu_path(&f->dir, "nonexistent.conf", path);
   assert_null(policy_load(path, f->err, sizeof(f->err)));
@@ -484,7 +460,7 @@ static void test_missing_file(void **state) {
 
 /* The limits of policy.h are refused with their own messages. */
 static void test_limits(void **state) {
-  struct fixture *f = *state;
+  struct ct_fixture *f = *state;
   size_t cap = 64 * 1024;
   char *text = malloc(cap);
   assert_non_null(text);
@@ -569,7 +545,7 @@ static void test_matchers(void **state) {
 }
 
 static void test_admission(void **state) {
-  struct fixture *f = *state;
+  struct ct_fixture *f = *state;
   struct policy *p = must_load_text(
       f,
       "devices = (\n"
@@ -624,7 +600,7 @@ static void test_admission(void **state) {
 
 /* Many devices: found by binary search whatever their order in the file. */
 static void test_many_devices(void **state) {
-  struct fixture *f = *state;
+  struct ct_fixture *f = *state;
   size_t cap = 4 * 1024 * 1024;
   char *text = malloc(cap);
   assert_non_null(text);
@@ -770,7 +746,7 @@ static const struct eval_case eval_cases[] = {
 };
 
 static void test_eval(void **state) {
-  struct fixture *f = *state;
+  struct ct_fixture *f = *state;
   struct policy *p = must_load_text(f, eval_policy);
   int failed = 0;
   for (size_t i = 0; i < sizeof(eval_cases) / sizeof(eval_cases[0]); i++) {
@@ -993,7 +969,7 @@ static double seconds_since(const struct timespec *t0) {
 /* 100,000 rules load in a moment; a duplicate name among them is found at
  * its line (hashing, not comparing every pair). */
 static void test_large(void **state) {
-  struct fixture *f = *state;
+  struct ct_fixture *f = *state;
   enum { N = 100000 };
   char path[PATH_MAX];
   tu_path(&f->dir, "policy.conf", path);

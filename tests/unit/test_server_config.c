@@ -58,38 +58,28 @@ static const char *const minimal[] = {
 };
 
 struct fixture {
-  struct tu_dir dir;
-  char path[PATH_MAX];
+  struct ct_fixture ct;
   struct server_config cfg;
-  char err[ZT_CONF_ERR_LEN];
 };
 
 static int setup(void **state) {
   static struct fixture f;
-  memset(&f, 0, sizeof(f));
-  tu_dir_make(&f.dir);
-  tu_path(&f.dir, "server.conf", f.path);
+  memset(&f.cfg, 0, sizeof(f.cfg));
+  ct_fixture_make(&f.ct, "server.conf");
   *state = &f;
   return 0;
 }
 
 static int teardown(void **state) {
   struct fixture *f = *state;
-  tu_dir_remove(&f->dir);
+  ct_fixture_remove(&f->ct);
   return 0;
 }
 
 /* Writes the base with |edit| applied and loads it. */
 static int load_edit(struct fixture *f, const struct ct_edit *edit) {
-  ct_write(f->path, base, NBASE, edit);
-  memset(f->err, 0, sizeof(f->err));
-  return server_config_load(f->path, &f->cfg, f->err, sizeof(f->err));
-}
-
-static void assert_dir_path(const struct fixture *f, const char *got,
-                            const char *name) {
-  char want[PATH_MAX];
-  assert_string_equal(got, tu_path(&f->dir, name, want));
+  ct_fixture_write(&f->ct, base, NBASE, edit);
+  return server_config_load(f->ct.path, &f->cfg, f->ct.err, sizeof(f->ct.err));
 }
 
 static void assert_prefix(const struct zt_prefix *p, const char *want) {
@@ -104,18 +94,18 @@ static void assert_ip(const struct zt_ip *ip, const char *want) {
 
 static void test_full_config(void **state) {
   struct fixture *f = *state;
-  if (!load_edit(f, NULL)) fail_msg("%s", f->err);
+  if (!load_edit(f, NULL)) fail_msg("%s", f->ct.err);
   const struct server_config *c = &f->cfg;
   assert_string_equal(c->listen_host, "192.0.2.1");
   assert_int_equal(c->listen_port, 8443);
   assert_int_equal(c->has_udp_listen, 1);
-  assert_dir_path(f, c->cert, "server.crt");
-  assert_dir_path(f, c->key, "keys/server.key");
-  assert_dir_path(f, c->device_ca, "device-ca.crt");
+  ct_assert_dir_path(&f->ct, c->cert, "server.crt");
+  ct_assert_dir_path(&f->ct, c->key, "keys/server.key");
+  ct_assert_dir_path(&f->ct, c->device_ca, "device-ca.crt");
   assert_string_equal(c->user_ca, "/etc/ztvpn/user-ca.crt"); /* absolute: kept */
   assert_int_equal(c->ncrl, 2);
-  assert_dir_path(f, c->crl[0], "device-ca.crl");
-  assert_dir_path(f, c->crl[1], "crl/user-ca.crl");
+  ct_assert_dir_path(&f->ct, c->crl[0], "device-ca.crl");
+  ct_assert_dir_path(&f->ct, c->crl[1], "crl/user-ca.crl");
   assert_string_equal(c->interface, "zt-test");
   assert_int_equal(c->mtu, 1380);
   assert_int_equal(c->keepalive, 15);
@@ -135,9 +125,9 @@ static void test_full_config(void **state) {
   assert_int_equal(c->ndomains, 2);
   assert_string_equal(c->domains[0], "corp.example");
   assert_string_equal(c->domains[1], "eng.corp.example");
-  assert_dir_path(f, c->control_socket, "run/server.sock");
+  ct_assert_dir_path(&f->ct, c->control_socket, "run/server.sock");
   assert_int_equal(c->has_policy, 1);
-  assert_dir_path(f, c->policy, "policies/policy.conf");
+  ct_assert_dir_path(&f->ct, c->policy, "policies/policy.conf");
   assert_int_equal(c->full_tunnel, 0);
   /* the policy file is checked like every other file the config names */
   int named = 0;
@@ -149,23 +139,23 @@ static void test_full_config(void **state) {
 static void test_full_tunnel(void **state) {
   struct fixture *f = *state;
   const struct ct_edit on = {20, 20, "  keepalive = 15; full_tunnel = true;"};
-  if (!load_edit(f, &on)) fail_msg("%s", f->err);
+  if (!load_edit(f, &on)) fail_msg("%s", f->ct.err);
   assert_int_equal(f->cfg.full_tunnel, 1);
 }
 
 static void test_defaults(void **state) {
   struct fixture *f = *state;
-  ct_write(f->path, minimal, sizeof(minimal) / sizeof(minimal[0]), NULL);
+  ct_write(f->ct.path, minimal, sizeof(minimal) / sizeof(minimal[0]), NULL);
   /* Whatever a previous load left must not show through. */
   memset(&f->cfg, 0x5a, sizeof(f->cfg));
-  if (!server_config_load(f->path, &f->cfg, f->err, sizeof(f->err)))
-    fail_msg("%s", f->err);
+  if (!server_config_load(f->ct.path, &f->cfg, f->ct.err, sizeof(f->ct.err)))
+    fail_msg("%s", f->ct.err);
   const struct server_config *c = &f->cfg;
   assert_string_equal(c->listen_host, "2001:db8::1");
   assert_int_equal(c->listen_port, 443);
   assert_int_equal(c->has_udp_listen, 0);
-  assert_dir_path(f, c->cert, "s.crt");
-  assert_dir_path(f, c->key, "s.key");
+  ct_assert_dir_path(&f->ct, c->cert, "s.crt");
+  ct_assert_dir_path(&f->ct, c->key, "s.key");
   assert_int_equal(c->ncrl, 0);
   assert_string_equal(c->interface, "ztvpn0");
   assert_int_equal(c->mtu, 1400);
@@ -189,26 +179,26 @@ static void test_relative_config_path(void **state) {
   struct fixture *f = *state;
   char cwd[PATH_MAX], sub[PATH_MAX];
   assert_non_null(getcwd(cwd, sizeof(cwd)));
-  ct_write(f->path, base, NBASE, NULL);
+  ct_write(f->ct.path, base, NBASE, NULL);
 
-  assert_int_equal(chdir(f->dir.path), 0);
-  int ok = server_config_load("server.conf", &f->cfg, f->err, sizeof(f->err));
+  assert_int_equal(chdir(f->ct.dir.path), 0);
+  int ok = server_config_load("server.conf", &f->cfg, f->ct.err, sizeof(f->ct.err));
   char cert[sizeof(f->cfg.cert)], crl1[sizeof(f->cfg.crl[1])];
   memcpy(cert, f->cfg.cert, sizeof(cert));
   memcpy(crl1, f->cfg.crl[1], sizeof(crl1));
   const struct ct_edit bad = {23, 23, "max_sessions = \"many\";"};
   ct_write("server.conf", base, NBASE, &bad);
-  int bad_ok = server_config_load("server.conf", &f->cfg, f->err, sizeof(f->err));
+  int bad_ok = server_config_load("server.conf", &f->cfg, f->ct.err, sizeof(f->ct.err));
   char bad_err[ZT_CONF_ERR_LEN];
-  memcpy(bad_err, f->err, sizeof(bad_err));
+  memcpy(bad_err, f->ct.err, sizeof(bad_err));
 
   /* and from the parent: "zttest.XXXXXX/server.conf" */
-  const char *leaf = strrchr(f->dir.path, '/') + 1;
-  assert_int_equal(chdir(f->dir.path), 0);
+  const char *leaf = strrchr(f->ct.dir.path, '/') + 1;
+  assert_int_equal(chdir(f->ct.dir.path), 0);
   assert_int_equal(chdir(".."), 0);
-  ct_write(tu_path(&f->dir, "server.conf", sub), base, NBASE, NULL);
+  ct_write(tu_path(&f->ct.dir, "server.conf", sub), base, NBASE, NULL);
   snprintf(sub, sizeof(sub), "%s/server.conf", leaf);
-  int sub_ok = server_config_load(sub, &f->cfg, f->err, sizeof(f->err));
+  int sub_ok = server_config_load(sub, &f->cfg, f->ct.err, sizeof(f->ct.err));
   assert_int_equal(chdir(cwd), 0);
 
   assert_int_equal(ok, 1);
@@ -216,7 +206,7 @@ static void test_relative_config_path(void **state) {
   assert_string_equal(crl1, "crl/user-ca.crl");
   assert_int_equal(bad_ok, 0);
   ct_assert_err(bad_err, "server.conf", 23, "'max_sessions' must be an integer");
-  if (!sub_ok) fail_msg("%s", f->err);
+  if (!sub_ok) fail_msg("%s", f->ct.err);
   snprintf(sub, sizeof(sub), "%s/server.crt", leaf);
   assert_string_equal(f->cfg.cert, sub);
   snprintf(sub, sizeof(sub), "%s/keys/server.key", leaf);
@@ -224,14 +214,7 @@ static void test_relative_config_path(void **state) {
   assert_string_equal(f->cfg.user_ca, "/etc/ztvpn/user-ca.crt");
 }
 
-struct err_case {
-  const char *name;
-  struct ct_edit edit;
-  unsigned line; /* the line the message must name */
-  const char *msg;
-};
-
-static const struct err_case err_cases[] = {
+static const struct ct_err_case err_cases[] = {
     /* syntax and unknown settings */
     {"syntax", {12, 12, "  mtu = = 1380;"}, 12, "syntax error"},
     /* libconfig names the line after the last one: the end of the file */
@@ -345,20 +328,13 @@ static void test_errors(void **state) {
   struct fixture *f = *state;
   int failed = 0;
   for (size_t i = 0; i < sizeof(err_cases) / sizeof(err_cases[0]); i++) {
-    const struct err_case *c = &err_cases[i];
-    char prefix[PATH_MAX + 32];
+    const struct ct_err_case *c = &err_cases[i];
     if (load_edit(f, &c->edit)) {
       print_error("case '%s': accepted\n", c->name);
       failed++;
       continue;
     }
-    snprintf(prefix, sizeof(prefix), "%s:%u: ", f->path, c->line);
-    if (strncmp(f->err, prefix, strlen(prefix)) != 0 ||
-        !strstr(f->err + strlen(prefix), c->msg)) {
-      print_error("case '%s': got \"%s\", want \"%s...%s\"\n", c->name, f->err,
-                  prefix, c->msg);
-      failed++;
-    }
+    if (!ct_err_case_ok(&f->ct, c)) failed++;
   }
   if (failed) fail_msg("%d of the cases failed", failed);
 }
@@ -377,7 +353,7 @@ static void test_edges_accepted(void **state) {
       {16, 19, NULL},                                       /* no dns */
   };
   for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
-    if (!load_edit(f, &ok[i])) fail_msg("edit %zu refused: %s", i, f->err);
+    if (!load_edit(f, &ok[i])) fail_msg("edit %zu refused: %s", i, f->ct.err);
   /* the last one: no DNS at all */
   assert_int_equal(f->cfg.ndns, 0);
   assert_int_equal(f->cfg.ndomains, 0);
@@ -394,9 +370,9 @@ static void test_edges_accepted(void **state) {
 static void test_missing_file(void **state) {
   struct fixture *f = *state;
   char path[PATH_MAX];
-  tu_path(&f->dir, "nonexistent.conf", path);
-  assert_int_equal(server_config_load(path, &f->cfg, f->err, sizeof(f->err)), 0);
-  ct_assert_err(f->err, path, 0, "cannot read the file");
+  tu_path(&f->ct.dir, "nonexistent.conf", path);
+  assert_int_equal(server_config_load(path, &f->cfg, f->ct.err, sizeof(f->ct.err)), 0);
+  ct_assert_err(f->ct.err, path, 0, "cannot read the file");
 }
 
 /* An error inside an @include'd file names that file and its line; the
@@ -405,17 +381,17 @@ static void test_missing_file(void **state) {
 static void test_include(void **state) {
   struct fixture *f = *state;
   char inc[PATH_MAX];
-  tu_write_str(&f->dir, "tls.conf",
+  tu_write_str(&f->ct.dir, "tls.conf",
                "tls = {\n"
                "  certificate = \"server.crt\"; private_key = \"server.key\";\n"
                "  device_ca = \"device-ca.crt\"; user_ca = \"user-ca.crt\";\n"
                "};\n",
                inc);
   const struct ct_edit use = {3, 9, "@include \"tls.conf\""};
-  if (!load_edit(f, &use)) fail_msg("%s", f->err);
-  assert_dir_path(f, f->cfg.user_ca, "user-ca.crt");
+  if (!load_edit(f, &use)) fail_msg("%s", f->ct.err);
+  ct_assert_dir_path(&f->ct, f->cfg.user_ca, "user-ca.crt");
 
-  tu_write_str(&f->dir, "tls.conf",
+  tu_write_str(&f->ct.dir, "tls.conf",
                "tls = {\n"
                "  certificate = \"server.crt\"; private_key = \"server.key\";\n"
                "  device_ca = \"device-ca.crt\"; user_ca = \"user-ca.crt\";\n"
@@ -425,10 +401,10 @@ static void test_include(void **state) {
   assert_int_equal(load_edit(f, &use), 0);
   /* libconfig 1.5 reports the name as the @include spells it; the resolved
    * path would be better for an editor started elsewhere. Accept either. */
-  if (strncmp(f->err, "tls.conf:", 9) == 0)
-    ct_assert_err(f->err, "tls.conf", 4, "unknown setting 'ciphers'");
+  if (strncmp(f->ct.err, "tls.conf:", 9) == 0)
+    ct_assert_err(f->ct.err, "tls.conf", 4, "unknown setting 'ciphers'");
   else
-    ct_assert_err(f->err, inc, 4, "unknown setting 'ciphers'");
+    ct_assert_err(f->ct.err, inc, 4, "unknown setting 'ciphers'");
 }
 
 /* Every file the configuration names is noted with the line naming it, so
@@ -436,59 +412,59 @@ static void test_include(void **state) {
 static void test_check_files(void **state) {
   struct fixture *f = *state;
   char p[PATH_MAX], key[PATH_MAX], crl[PATH_MAX], ca[PATH_MAX];
-  tu_path(&f->dir, "keys", p);
+  tu_path(&f->ct.dir, "keys", p);
   assert_int_equal(mkdir(p, 0700), 0);
-  tu_path(&f->dir, "crl", p);
+  tu_path(&f->ct.dir, "crl", p);
   assert_int_equal(mkdir(p, 0700), 0);
-  tu_write_str(&f->dir, "server.crt", "x", p);
-  tu_write_str(&f->dir, "keys/server.key", "x", key);
-  tu_write_str(&f->dir, "device-ca.crt", "x", ca);
-  tu_write_str(&f->dir, "user-ca.crt", "x", p);
-  tu_write_str(&f->dir, "device-ca.crl", "x", p);
-  tu_write_str(&f->dir, "crl/user-ca.crl", "x", crl);
-  tu_path(&f->dir, "policies", p);
+  tu_write_str(&f->ct.dir, "server.crt", "x", p);
+  tu_write_str(&f->ct.dir, "keys/server.key", "x", key);
+  tu_write_str(&f->ct.dir, "device-ca.crt", "x", ca);
+  tu_write_str(&f->ct.dir, "user-ca.crt", "x", p);
+  tu_write_str(&f->ct.dir, "device-ca.crl", "x", p);
+  tu_write_str(&f->ct.dir, "crl/user-ca.crl", "x", crl);
+  tu_path(&f->ct.dir, "policies", p);
   assert_int_equal(mkdir(p, 0700), 0);
-  tu_write_str(&f->dir, "policies/policy.conf", "x", p);
+  tu_write_str(&f->ct.dir, "policies/policy.conf", "x", p);
   const struct ct_edit local_ca = {7, 7, "  user_ca = \"user-ca.crt\";"};
-  if (!load_edit(f, &local_ca)) fail_msg("%s", f->err);
+  if (!load_edit(f, &local_ca)) fail_msg("%s", f->ct.err);
   assert_int_equal(f->cfg.files.n, 7);
-  if (!zt_conf_check_files(&f->cfg.files, f->err, sizeof(f->err))) fail_msg("%s", f->err);
+  if (!zt_conf_check_files(&f->cfg.files, f->ct.err, sizeof(f->ct.err))) fail_msg("%s", f->ct.err);
 
   assert_int_equal(chmod(key, 0644), 0);
-  assert_int_equal(zt_conf_check_files(&f->cfg.files, f->err, sizeof(f->err)), 0);
-  ct_assert_err(f->err, f->path, 5, "readable by group or others");
+  assert_int_equal(zt_conf_check_files(&f->cfg.files, f->ct.err, sizeof(f->ct.err)), 0);
+  ct_assert_err(f->ct.err, f->ct.path, 5, "readable by group or others");
   assert_int_equal(chmod(key, 0600), 0);
 
   assert_int_equal(unlink(crl), 0);
-  assert_int_equal(zt_conf_check_files(&f->cfg.files, f->err, sizeof(f->err)), 0);
-  ct_assert_err(f->err, f->path, 8, "cannot open");
-  tu_write_str(&f->dir, "crl/user-ca.crl", "x", crl);
+  assert_int_equal(zt_conf_check_files(&f->cfg.files, f->ct.err, sizeof(f->ct.err)), 0);
+  ct_assert_err(f->ct.err, f->ct.path, 8, "cannot open");
+  tu_write_str(&f->ct.dir, "crl/user-ca.crl", "x", crl);
 
   assert_int_equal(unlink(ca), 0);
   assert_int_equal(mkdir(ca, 0700), 0);
-  assert_int_equal(zt_conf_check_files(&f->cfg.files, f->err, sizeof(f->err)), 0);
-  ct_assert_err(f->err, f->path, 6, "is not a regular file");
+  assert_int_equal(zt_conf_check_files(&f->cfg.files, f->ct.err, sizeof(f->ct.err)), 0);
+  ct_assert_err(f->ct.err, f->ct.path, 6, "is not a regular file");
   assert_int_equal(rmdir(ca), 0);
-  tu_write_str(&f->dir, "device-ca.crt", "x", ca);
+  tu_write_str(&f->ct.dir, "device-ca.crt", "x", ca);
 
   /* a key behind a symbolic link is not followed */
-  tu_path(&f->dir, "keys/real.key", p);
+  tu_path(&f->ct.dir, "keys/real.key", p);
   assert_int_equal(rename(key, p), 0);
   assert_int_equal(symlink(p, key), 0);
-  assert_int_equal(zt_conf_check_files(&f->cfg.files, f->err, sizeof(f->err)), 0);
-  ct_assert_err(f->err, f->path, 5, "cannot open");
+  assert_int_equal(zt_conf_check_files(&f->cfg.files, f->ct.err, sizeof(f->ct.err)), 0);
+  ct_assert_err(f->ct.err, f->ct.path, 5, "cannot open");
 }
 
 /* A short error buffer gets a truncated, terminated message. */
 static void test_short_err_buffer(void **state) {
   struct fixture *f = *state;
   const struct ct_edit e = {23, 23, "max_session = 99;"};
-  ct_write(f->path, base, NBASE, &e);
+  ct_write(f->ct.path, base, NBASE, &e);
   char small[12];
   memset(small, 'x', sizeof(small));
-  assert_int_equal(server_config_load(f->path, &f->cfg, small, sizeof(small)), 0);
+  assert_int_equal(server_config_load(f->ct.path, &f->cfg, small, sizeof(small)), 0);
   assert_int_equal(strlen(small), sizeof(small) - 1);
-  assert_memory_equal(small, f->path, sizeof(small) - 1);
+  assert_memory_equal(small, f->ct.path, sizeof(small) - 1);
 }
 
 int main(void) {

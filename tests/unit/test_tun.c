@@ -255,42 +255,28 @@ static uint16_t inet_csum(const uint8_t *p, size_t n) {
 
 /* --- a local network with a gateway, for the pinned host route --- */
 
-/* The laptop's own network: LAN_IF (LAN_ADDR) with a gateway LAN_GW that
- * leads to SERVER_NET, where the VPN server SERVER lives. LAN_PEER is the
- * other end of the veth pair, up so that the link has a carrier. */
-#define LAN_IF "zt-lan0"
-#define LAN_PEER "zt-lan1"
-#define LAN_ADDR "192.0.2.2"
-#define LAN_GW "192.0.2.1"
+/* The laptop's own network of ifinfo.h, here with IPv6 too (LAN_ADDR6,
+ * gateway LAN_GW6) and no default route: LAN_GW leads to SERVER_NET, where
+ * SERVER and SERVER2 live, and LAN_GW6 to SERVER_NET6 (SERVER6). */
 #define LAN_ADDR6 "fd00:1::2"
 #define LAN_GW6 "fd00:1::1"
 #define SERVER_NET "203.0.113.0/24"
-#define SERVER "203.0.113.10"
-#define SERVER2 "203.0.113.20"
 #define SERVER_NET6 "fd00:cb::/64"
 #define SERVER6 "fd00:cb::10"
 
-/* run runs an `ip` command line; the test fails if it does. */
-static void run(const char *cmd) {
-  int rc = system(cmd);
-  if (rc != 0) fail_msg("%s: exit status %d", cmd, rc);
-}
-
 static int setup_lan(void **state) {
   if (setup_configured(state) != 0) return -1;
-  run("ip link add " LAN_IF " type veth peer name " LAN_PEER " && "
-      "ip link set " LAN_PEER " up && ip link set " LAN_IF " up && "
-      "ip addr add " LAN_ADDR "/24 dev " LAN_IF " && "
-      "ip -6 addr add " LAN_ADDR6 "/64 dev " LAN_IF " nodad && "
-      "ip route add " SERVER_NET " via " LAN_GW " && "
-      "ip -6 route add " SERVER_NET6 " via " LAN_GW6);
+  ifinfo_run(IFINFO_LAN_UP " && "
+             "ip -6 addr add " LAN_ADDR6 "/64 dev " LAN_IF " nodad && "
+             "ip route add " SERVER_NET " via " LAN_GW " && "
+             "ip -6 route add " SERVER_NET6 " via " LAN_GW6);
   return 0;
 }
 
 static int teardown_lan(void **state) {
   teardown_configured(state);
   /* Deleting one end deletes the pair, with its addresses and routes. */
-  run("ip link del " LAN_IF);
+  ifinfo_run("ip link del " LAN_IF);
   return 0;
 }
 
@@ -616,7 +602,7 @@ static void test_pin_via_gateway(void **state) {
   assert_ok(tun_add_route(dev, &net, err, sizeof(err)));
   source_is(SERVER, LAN_ADDR);
   source_is("203.0.113.11", ADDR4);
-  run("ip route get " SERVER " | grep -q 'via " LAN_GW " dev " LAN_IF "'");
+  ifinfo_run("ip route get " SERVER " | grep -q 'via " LAN_GW " dev " LAN_IF "'");
 
   tun_close(dev);
   assert_null(dev->pinned);
@@ -677,7 +663,7 @@ static void test_pin_moves(void **state) {
 static void test_pin_takes_over_leftover(void **state) {
   char err[256] = "";
   struct tun_dev *dev = state_dev(state);
-  run("ip route add " SERVER "/32 via " LAN_GW " proto static");
+  ifinfo_run("ip route add " SERVER "/32 via " LAN_GW " proto static");
   struct zt_ip server = ip_of(SERVER);
   assert_ok(tun_pin_host_route(dev, &server, err, sizeof(err)));
   assert_pinned(SERVER "/32", LAN_GW);
@@ -692,7 +678,7 @@ static void test_pin_gone_before_close(void **state) {
   struct tun_dev *dev = state_dev(state);
   struct zt_ip server = ip_of(SERVER);
   assert_ok(tun_pin_host_route(dev, &server, err, sizeof(err)));
-  run("ip route del " SERVER "/32");
+  ifinfo_run("ip route del " SERVER "/32");
   tun_close(dev);
   assert_null(dev->pinned);
   assert_no_route(SERVER "/32");
