@@ -17,6 +17,7 @@
 #include "acl.h"
 
 #include <netinet/in.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +70,9 @@ struct acl {
   struct acl_set *sets;
   struct acl_range *ranges;
   size_t nn4, nn6, npairs, nsets, nranges;
+  /* Sessions whose pairs have the same applying rules share one acl
+   * (acl_cache.h); atomic, so that worker threads may share it too. */
+  atomic_uint refs;
 };
 
 /* --- keys ----------------------------------------------------------------- */
@@ -554,20 +558,12 @@ static int freeze(struct builder *b, struct acl *a) {
 
 /* --- compiling ------------------------------------------------------------ */
 
-struct acl *acl_compile(const struct policy *p, const struct zt_identity *user,
-                        const struct zt_identity *device) {
+struct acl *acl_compile_rules(const struct policy_rule *const *rules, size_t nrules) {
   struct builder b;
   memset(&b, 0, sizeof(b));
-  const struct policy_rule **rules = NULL;
   struct acl *a = calloc(1, sizeof(*a));
   int ok = a != NULL && acl_set_pool_init(&b.own) && acl_set_pool_init(&b.final);
-  if (ok && p->nrules > 0) {
-    rules = malloc(p->nrules * sizeof(*rules));
-    ok = rules != NULL;
-  }
-  size_t nrules = 0;
-  for (size_t r = 0; ok && r < p->nrules; r++)
-    if (policy_rule_applies(&p->rules[r], user, device)) rules[nrules++] = &p->rules[r];
+  if (a != NULL) atomic_init(&a->refs, 1);
   /* Node 0 stands for "no child". */
   static const uint64_t zero[2] = {0, 0};
   uint32_t unused;
@@ -584,7 +580,6 @@ struct acl *acl_compile(const struct policy *p, const struct zt_identity *user,
   };
   for (size_t i = 0; ok && i < T_COUNT; i++)
     ok = build_trie(&b, tries[i].t, tries[i].dir, tries[i].family, rules, nrules);
-  free(rules);
   free(b.pend);
   for (int k = 0; k < 2; k++) acl_set_draft_cleanup(&b.draft[k]);
   acl_set_pool_cleanup(&b.own);
@@ -599,8 +594,24 @@ struct acl *acl_compile(const struct policy *p, const struct zt_identity *user,
   return a;
 }
 
+struct acl *acl_compile(const struct policy *p, const struct zt_identity *user,
+                        const struct zt_identity *device) {
+  const struct policy_rule **rules = malloc((p->nrules ? p->nrules : 1) * sizeof(*rules));
+  if (rules == NULL) return NULL;
+  size_t nrules = 0;
+  for (size_t r = 0; r < p->nrules; r++)
+    if (policy_rule_applies(&p->rules[r], user, device)) rules[nrules++] = &p->rules[r];
+  struct acl *a = acl_compile_rules(rules, nrules);
+  free(rules);
+  return a;
+}
+
+void acl_up_ref(struct acl *a) { atomic_fetch_add(&a->refs, 1); }
+
+unsigned acl_refs(const struct acl *a) { return atomic_load(&a->refs); }
+
 void acl_free(struct acl *a) {
-  if (a == NULL) return;
+  if (a == NULL || atomic_fetch_sub(&a->refs, 1) != 1) return;
   for (int t = 0; t < T_COUNT; t++) free(a->trie[t].jump);
   free(a->n4);
   free(a->n6);

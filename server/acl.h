@@ -22,11 +22,24 @@
 struct acl;
 
 /* acl_compile builds the acl of the pair from the rules of |p| that apply
- * to it. Returns NULL on allocation failure. */
+ * to it. Returns NULL on allocation failure. The caller owns the one
+ * reference. */
 struct acl *acl_compile(const struct policy *p, const struct zt_identity *user,
                         const struct zt_identity *device);
 
-/* acl_free releases |a|; NULL is accepted. */
+/* acl_compile_rules builds the acl of |nrules| applying |rules| (in file
+ * order): acl_compile once it has found them. Returns NULL on allocation
+ * failure. The rules are only read during the call. */
+struct acl *acl_compile_rules(const struct policy_rule *const *rules, size_t nrules);
+
+/* acl_up_ref takes another reference to |a|. */
+void acl_up_ref(struct acl *a);
+
+/* acl_refs returns the number of references to |a| (for the cache). */
+unsigned acl_refs(const struct acl *a);
+
+/* acl_free drops a reference to |a| and frees it with the last one; NULL is
+ * accepted. */
 void acl_free(struct acl *a);
 
 /* acl_check gives the verdict for |q| in direction |dir|; it always agrees

@@ -43,7 +43,7 @@ static void reevaluate(struct server *srv, struct session *s, struct reload_tall
     session_close(s, ZT_REASON_POLICY, why);
     return;
   }
-  struct acl *acl = acl_compile(srv->policy, &s->user, &s->device);
+  struct acl *acl = acl_cache_get(srv->acls, &s->user, &s->device);
   if (!acl) {
     session_close(s, ZT_REASON_INTERNAL, "cannot compile the new policy");
     return;
@@ -64,6 +64,7 @@ int server_reload(struct server *srv, const char *trigger, char *msg, size_t msg
   const struct server_config *cfg = srv->cfg;
   struct server_creds creds;
   struct policy *pol = NULL;
+  struct acl_cache *acls = NULL;
   char err[1024];
   int ok = zt_conf_check_files(&cfg->files, err, sizeof(err));
   if (ok && !server_creds_load(cfg, &creds, msg, msglen)) {
@@ -74,8 +75,10 @@ int server_reload(struct server *srv, const char *trigger, char *msg, size_t msg
   if (ok) {
     pol = cfg->has_policy ? policy_load(cfg->policy, err, sizeof(err))
                           : policy_from_routes(cfg->routes, cfg->nroutes);
-    if (!pol) {
-      if (!cfg->has_policy) snprintf(err, sizeof(err), "out of memory");
+    if (pol) acls = acl_cache_new(pol);
+    if (!pol || !acls) {
+      if (!cfg->has_policy || pol) snprintf(err, sizeof(err), "out of memory");
+      policy_free(pol);
       server_creds_free(&creds);
       ok = 0;
     }
@@ -92,10 +95,12 @@ int server_reload(struct server *srv, const char *trigger, char *msg, size_t msg
   }
   SSL_CTX_free(srv->tls); /* sessions mid-handshake hold their own reference */
   X509_STORE_free(srv->user_store);
+  acl_cache_free(srv->acls); /* sessions hold references to what they use */
   policy_free(srv->policy);
   srv->tls = creds.tls;
   srv->user_store = creds.user_store;
   srv->policy = pol;
+  srv->acls = acls;
   srv->generation++;
 
   struct reload_tally t = {0};

@@ -104,6 +104,10 @@ int server_init(struct server *srv, const struct server_config *cfg,
   sigaddset(&mask, SIGINT);
   sigaddset(&mask, SIGHUP);
   sigprocmask(SIG_BLOCK, &mask, NULL);
+  if (!(srv->acls = acl_cache_new(policy))) {
+    log_err("out of memory");
+    return 0;
+  }
   if (!zt_pool_init(&srv->pool, &cfg->pool4, &err)) {
     log_err("pool4: %s", err);
     return 0;
@@ -258,6 +262,7 @@ void server_free(struct server *srv) {
   tun_close(&srv->tun);
   SSL_CTX_free(srv->tls);
   X509_STORE_free(srv->user_store);
+  acl_cache_free(srv->acls);
   policy_free(srv->policy);
   zt_pool_free(&srv->pool);
   zt_timers_free(&srv->timers);

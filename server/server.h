@@ -10,6 +10,7 @@
 #include "config.h"
 #include "counters.h"
 #include "credentials.h"
+#include "acl_cache.h"
 #include "policy.h"
 #include "pool.h"
 #include "session.h"
@@ -28,6 +29,7 @@ struct server {
   SSL_CTX *tls;
   X509_STORE *user_store;
   struct policy *policy;        /* in force; replaced whole by a reload */
+  struct acl_cache *acls;       /* compiled pairs of |policy|, shared */
   struct server_control *ctl;   /* control socket, NULL without one */
   struct zt_pool pool;          /* indices for pool4 (and pool6 alike) */
   struct session **by_index;    /* pool index -> established session */

@@ -390,7 +390,7 @@ static int admit(struct session *s) {
     session_close(s, ZT_REASON_NO_ADDRESS, "the concentrator is full (max_sessions)");
     return 0;
   }
-  if (!(s->acl = acl_compile(srv->policy, &s->user, &s->device)) ||
+  if (!(s->acl = acl_cache_get(srv->acls, &s->user, &s->device)) ||
       !ct_init(&s->ct, CT_DEFAULT_MAX)) {
     session_close(s, ZT_REASON_INTERNAL, "cannot compile the policy of this session");
     return 0;
