@@ -65,6 +65,7 @@ int tun_open(const char *name, struct tun_dev *dev, char *err, size_t errlen) {
   dev->ifindex = 0;
   dev->nl = NULL;
   dev->pinned = NULL;
+  dev->nsaved = 0;
 
   if (name == NULL) name = "";
   if (strlen(name) >= IFNAMSIZ) {
@@ -112,8 +113,13 @@ void tun_close(struct tun_dev *dev) {
   if (owns_fd) close(dev->fd);
   dev->fd = -1;
   dev->ifindex = 0;
+  /* The laptop's own routes that routes into the device replaced can only
+   * come back now that those are gone. */
+  tun_restore_routes(dev);
   /* Only after the routes into the device are gone: until then the pin is
-   * what keeps the connection to the server out of the tunnel. */
+   * what keeps the connection to the server out of the tunnel. And after
+   * the restore: should a pushed route have replaced the pin, the copy put
+   * back is the pin again and goes with it. */
   tun_unpin_host_route(dev);
   if (dev->nl != NULL) nl_socket_free(dev->nl);
   dev->nl = NULL;

@@ -8,9 +8,16 @@
 #include <stddef.h>
 
 #include "addr.h"
+#include "proto.h"
 
 struct nl_sock;
 struct rtnl_route;
+
+/* TUN_MAX_SAVED_ROUTES bounds the laptop's own routes that routes through
+ * the device can have replaced at one time: at most one per route added,
+ * and a route update (client/tunnel.c) adds the new set of at most
+ * ZT_MAX_ROUTES before it removes the old one. */
+#define TUN_MAX_SAVED_ROUTES (2 * ZT_MAX_ROUTES)
 
 struct tun_dev {
   int fd;                 /* non-blocking; one IP packet per read/write */
@@ -21,6 +28,12 @@ struct tun_dev {
    * Unlike the device's own routes it does not go away with the device,
    * so tun_close deletes it. */
   struct rtnl_route *pinned;
+  /* The laptop's own routes that tun_add_route replaced, |nsaved| of them,
+   * each a copy to add back: tun_del_route puts one back when it deletes
+   * the route that replaced it, and tun_close (tun_restore_routes) all
+   * that are left, once the device and its routes are gone. */
+  struct rtnl_route *saved[TUN_MAX_SAVED_ROUTES];
+  size_t nsaved;
 };
 
 /* tun_open creates (or attaches to) the TUN device |name| with IFF_TUN |
@@ -29,9 +42,10 @@ struct tun_dev {
 int tun_open(const char *name, struct tun_dev *dev, char *err, size_t errlen);
 
 /* tun_close deletes the routes and addresses that went with the device by
- * closing it (the device is not persistent), then the pinned host route
- * (tun_unpin_host_route), and frees the netlink socket. Safe on a zeroed or
- * already closed |dev| (fd < 0). */
+ * closing it (the device is not persistent), puts back the laptop's own
+ * routes that routes through it replaced (tun_restore_routes), deletes the
+ * pinned host route (tun_unpin_host_route), and frees the netlink socket.
+ * Safe on a zeroed or already closed |dev| (fd < 0). */
 void tun_close(struct tun_dev *dev);
 
 /* tun_set_mtu_up sets the MTU and brings the link up. Returns 1 or 0. */
@@ -43,13 +57,29 @@ int tun_add_address(struct tun_dev *dev, const struct zt_prefix *addr,
                     char *err, size_t errlen);
 
 /* tun_add_route routes |dst| through the device (table main, scope link,
- * protocol static, replacing an existing identical route). Returns 1 or 0. */
+ * protocol static, the kernel's default metric), replacing a route to the
+ * same prefix with the same metric: traffic for |dst| must not leave by the
+ * laptop's own network while the tunnel is up. When the replaced route is
+ * the laptop's own (it does not go through the device), a copy of it is
+ * kept in |dev->saved| to be put back by tun_del_route or tun_close; a
+ * repeated add replaces only our own route and saves nothing. Returns 1, or
+ * 0 with a reason in |err| (then nothing was replaced or saved). */
 int tun_add_route(struct tun_dev *dev, const struct zt_prefix *dst,
                   char *err, size_t errlen);
 
-/* tun_del_route removes a route added by tun_add_route. Returns 1 or 0. */
+/* tun_del_route removes a route added by tun_add_route and puts back the
+ * laptop's own route it replaced, if any. A route already gone counts as
+ * removed for that. Returns 1, or 0 with a reason in |err| when the route
+ * could not be deleted (a route already gone included). Failing to put the
+ * laptop's route back is logged, not an error. */
 int tun_del_route(struct tun_dev *dev, const struct zt_prefix *dst,
                   char *err, size_t errlen);
+
+/* tun_restore_routes adds back every route in |dev->saved| and empties it;
+ * a route the kernel refuses (its interface is gone, a route to the same
+ * prefix is back already) is logged and forgotten. tun_close calls it once
+ * the routes through the device are gone. */
+void tun_restore_routes(struct tun_dev *dev);
 
 /* tun_pin_host_route keeps |dst| (the VPN server) reachable outside the
  * device once routes through the device would cover it: it asks the kernel

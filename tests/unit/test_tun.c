@@ -723,6 +723,168 @@ static void test_pin_local_is_noop(void **state) {
   assert_no_route(LAN_ADDR "/32");
 }
 
+/* --- the laptop's own routes to the prefixes the tunnel takes over --- */
+
+/* setup_twins: the laptop's LAN already routes ROUTE4 via LAN_GW and
+ * ROUTE6 via LAN_GW6 when the device comes up with routes to the very same
+ * prefixes, which replace them. */
+static int setup_twins(void **state) {
+  ifinfo_run(IFINFO_LAN_UP " && "
+             "ip -6 addr add " LAN_ADDR6 "/64 dev " LAN_IF " nodad && "
+             "ip route add " ROUTE4 " via " LAN_GW " && "
+             "ip -6 route add " ROUTE6 " via " LAN_GW6);
+  if (setup_configured(state) != 0) {
+    ifinfo_run("ip link del " LAN_IF);
+    return -1;
+  }
+  return 0;
+}
+
+/* assert_tun_route: exactly one route to |dst|, out of TEST_IF. */
+static void assert_tun_route(const char *dst) {
+  struct found_route f = find_route(dst);
+  if (f.n != 1) fail_msg("%d routes to %s, wanted 1", f.n, dst);
+  assert_int_equal(f.ifindex, (int)if_nametoindex(TEST_IF));
+  assert_string_equal(f.gw, "");
+}
+
+/* assert_lan_route: exactly one route to |dst|, the one `ip route add DST
+ * via GW` made (protocol boot), out of LAN_IF. */
+static void assert_lan_route(const char *dst, const char *gw) {
+  struct found_route f = find_route(dst);
+  if (f.n != 1) fail_msg("%d routes to %s, wanted 1", f.n, dst);
+  assert_string_equal(f.gw, gw);
+  assert_int_equal(f.ifindex, (int)if_nametoindex(LAN_IF));
+  assert_int_equal(f.protocol, RTPROT_BOOT);
+  assert_int_equal(f.scope, RT_SCOPE_UNIVERSE);
+}
+
+/* While the tunnel is up its routes win; deleting them puts the laptop's
+ * back, as they were. Adding one again saves nothing more: what it
+ * replaces then is our own. */
+static void test_twin_back_after_del(void **state) {
+  char err[256] = "";
+  struct tun_dev *dev = state_dev(state);
+  assert_int_equal(dev->nsaved, 2);
+  assert_tun_route(ROUTE4);
+  assert_tun_route(ROUTE6);
+  ifinfo_run("ip route show " ROUTE4 " | grep -q 'dev " TEST_IF "'");
+  ifinfo_run("ip -6 route show " ROUTE6 " | grep -q 'dev " TEST_IF "'");
+  source_is(PEER4, ADDR4);
+  source_is(PEER6, ADDR6);
+  struct zt_prefix r4 = route(ROUTE4), r6 = route(ROUTE6);
+  assert_ok(tun_add_route(dev, &r4, err, sizeof(err)));
+  assert_ok(tun_add_route(dev, &r6, err, sizeof(err)));
+  assert_int_equal(dev->nsaved, 2);
+
+  assert_ok(tun_del_route(dev, &r4, err, sizeof(err)));
+  assert_int_equal(dev->nsaved, 1);
+  assert_lan_route(ROUTE4, LAN_GW);
+  ifinfo_run("ip route show " ROUTE4 " | grep -q 'via " LAN_GW " dev " LAN_IF "'");
+  source_is(PEER4, LAN_ADDR);
+  assert_tun_route(ROUTE6); /* the other one stays replaced */
+
+  assert_ok(tun_del_route(dev, &r6, err, sizeof(err)));
+  assert_int_equal(dev->nsaved, 0);
+  assert_lan_route(ROUTE6, LAN_GW6);
+  source_is(PEER6, LAN_ADDR6);
+
+  /* Nothing left to put back: closing leaves the LAN's routes alone. */
+  tun_close(dev);
+  assert_lan_route(ROUTE4, LAN_GW);
+  assert_lan_route(ROUTE6, LAN_GW6);
+}
+
+/* Closing the device takes its routes away and puts the laptop's back. */
+static void test_twin_back_after_close(void **state) {
+  struct tun_dev *dev = state_dev(state);
+  assert_tun_route(ROUTE4);
+  assert_tun_route(ROUTE6);
+  tun_close(dev);
+  assert_int_equal(dev->nsaved, 0);
+  assert_lan_route(ROUTE4, LAN_GW);
+  assert_lan_route(ROUTE6, LAN_GW6);
+  ifinfo_run("ip route show " ROUTE4 " | grep -q 'via " LAN_GW " dev " LAN_IF "'");
+  ifinfo_run("ip -6 route show " ROUTE6 " | grep -q 'via " LAN_GW6 " dev " LAN_IF "'");
+  source_is(PEER4, LAN_ADDR);
+  source_is(PEER6, LAN_ADDR6);
+  tun_close(dev); /* twice is harmless */
+  assert_lan_route(ROUTE4, LAN_GW);
+}
+
+/* A laptop route that is back before ours goes (someone replaced ours) is
+ * left as it is, and the saved copy forgotten. */
+static void test_twin_already_back(void **state) {
+  char err[256] = "";
+  struct tun_dev *dev = state_dev(state);
+  ifinfo_run("ip route replace " ROUTE4 " via " LAN_GW " dev " LAN_IF " proto static");
+  struct zt_prefix r4 = route(ROUTE4);
+  /* ours is gone: the delete says so, the laptop's route stays */
+  assert_int_equal(tun_del_route(dev, &r4, err, sizeof(err)), 0);
+  assert_int_equal(dev->nsaved, 1);
+  struct found_route f = find_route(ROUTE4);
+  assert_int_equal(f.n, 1);
+  assert_int_equal(f.protocol, RTPROT_STATIC);
+  assert_string_equal(f.gw, LAN_GW);
+  tun_close(dev);
+  assert_int_equal(dev->nsaved, 0);
+  f = find_route(ROUTE4);
+  assert_int_equal(f.n, 1);
+  assert_int_equal(f.protocol, RTPROT_STATIC);
+  assert_lan_route(ROUTE6, LAN_GW6);
+}
+
+/* Routes to prefixes the laptop has no route to of its own put nothing
+ * back: neither when deleted nor at close. */
+static void test_no_twin_restores_nothing(void **state) {
+  char err[256] = "";
+  struct tun_dev *dev = state_dev(state);
+  assert_int_equal(dev->nsaved, 0);
+  /* inside the LAN's route to SERVER_NET, but another prefix */
+  struct zt_prefix net = route("203.0.113.0/25");
+  assert_ok(tun_add_route(dev, &net, err, sizeof(err)));
+  assert_int_equal(dev->nsaved, 0);
+  assert_tun_route("203.0.113.0/25");
+  assert_ok(tun_del_route(dev, &net, err, sizeof(err)));
+  assert_no_route("203.0.113.0/25");
+  assert_ok(tun_add_route(dev, &net, err, sizeof(err)));
+  tun_close(dev);
+  assert_no_route("203.0.113.0/25");
+  assert_no_route(ROUTE4);
+  assert_no_route(ROUTE6);
+  struct found_route f = find_route(SERVER_NET);
+  assert_int_equal(f.n, 1);
+  assert_string_equal(f.gw, LAN_GW);
+}
+
+/* The LAN's own connected route (proto kernel, scope link, with its
+ * preferred source) comes back as it was, after a delete and at close. */
+static void test_twin_connected(void **state) {
+  char err[256] = "";
+  struct tun_dev *dev = state_dev(state);
+  struct zt_prefix lan = route("192.0.2.0/24");
+  for (int close_it = 0; close_it <= 1; close_it++) {
+    assert_ok(tun_add_route(dev, &lan, err, sizeof(err)));
+    assert_int_equal(dev->nsaved, 1);
+    assert_tun_route("192.0.2.0/24");
+    source_is("192.0.2.9", ADDR4);
+    if (close_it)
+      tun_close(dev);
+    else
+      assert_ok(tun_del_route(dev, &lan, err, sizeof(err)));
+    assert_int_equal(dev->nsaved, 0);
+    struct found_route f = find_route("192.0.2.0/24");
+    if (f.n != 1) fail_msg("%d routes to 192.0.2.0/24, wanted 1", f.n);
+    assert_string_equal(f.gw, "");
+    assert_int_equal(f.ifindex, (int)if_nametoindex(LAN_IF));
+    assert_int_equal(f.scope, RT_SCOPE_LINK);
+    assert_int_equal(f.protocol, RTPROT_KERNEL);
+    ifinfo_run("ip route show 192.0.2.0/24 | "
+               "grep -q 'dev " LAN_IF " proto kernel scope link src " LAN_ADDR "'");
+    source_is("192.0.2.9", LAN_ADDR);
+  }
+}
+
 int main(void) {
   if (geteuid() != 0) {
     printf("test_tun: SKIP: needs root for a TUN device in its own network "
@@ -736,6 +898,8 @@ int main(void) {
 #define CONFIGURED(t) \
   cmocka_unit_test_setup_teardown(t, setup_configured, teardown_configured)
 #define WITH_LAN(t) cmocka_unit_test_setup_teardown(t, setup_lan, teardown_lan)
+#define WITH_TWINS(t) \
+  cmocka_unit_test_setup_teardown(t, setup_twins, teardown_lan)
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_open_rejects_long_name),
       cmocka_unit_test(test_close_zeroed_leaves_stdin),
@@ -757,8 +921,14 @@ int main(void) {
       WITH_LAN(test_pin_gone_before_close),
       WITH_LAN(test_pin_refusals),
       WITH_LAN(test_pin_local_is_noop),
+      WITH_TWINS(test_twin_back_after_del),
+      WITH_TWINS(test_twin_back_after_close),
+      WITH_TWINS(test_twin_already_back),
+      WITH_LAN(test_no_twin_restores_nothing),
+      WITH_LAN(test_twin_connected),
   };
 #undef CONFIGURED
 #undef WITH_LAN
+#undef WITH_TWINS
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
