@@ -213,17 +213,23 @@ absdir() {
 	(cd "$1" && pwd -P)
 }
 
-cmd_issue() {
-	[[ $# -ge 3 && $# -le 5 ]] || usage
-	DIR=$(absdir "$1")
-	local kind=$2 name=$3 groups=${4:-} end=${5:-} ca sub
-	case $kind in
+# kind_ca KIND NAME: set ca and sub for a device or user certificate NAME
+# of the PKI in $DIR, after checking both.
+kind_ca() {
+	case $1 in
 	device) ca=device-ca sub=devices ;;
 	user) ca=user-ca sub=users ;;
 	*) usage ;;
 	esac
 	[[ -f $DIR/ca/$ca/openssl.cnf ]] || die "$DIR is not a PKI made by $prog"
-	[[ $name =~ ^[A-Za-z0-9._-]+$ ]] || die "bad name: $name"
+	[[ $2 =~ ^[A-Za-z0-9._-]+$ ]] || die "bad name: $2"
+}
+
+cmd_issue() {
+	[[ $# -ge 3 && $# -le 5 ]] || usage
+	DIR=$(absdir "$1")
+	local kind=$2 name=$3 groups=${4:-} end=${5:-} ca sub
+	kind_ca "$kind" "$name"
 	[[ -e $DIR/$sub/$name.crt ]] && die "$DIR/$sub/$name.crt exists"
 	issue "$ca" ext_client "$DIR/$sub/$name" "$name" "$groups" "" "$end"
 	echo "$DIR/$sub/$name.crt"
@@ -233,13 +239,7 @@ cmd_revoke() {
 	[[ $# -ge 3 && $# -le 4 ]] || usage
 	DIR=$(absdir "$1")
 	local kind=$2 name=$3 reason=${4:-keyCompromise} ca sub
-	case $kind in
-	device) ca=device-ca sub=devices ;;
-	user) ca=user-ca sub=users ;;
-	*) usage ;;
-	esac
-	[[ -f $DIR/ca/$ca/openssl.cnf ]] || die "$DIR is not a PKI made by $prog"
-	[[ $name =~ ^[A-Za-z0-9._-]+$ ]] || die "bad name: $name"
+	kind_ca "$kind" "$name"
 	[[ -f $DIR/$sub/$name.crt ]] || die "no certificate $DIR/$sub/$name.crt"
 	openssl ca -config "$DIR/ca/$ca/openssl.cnf" -revoke "$DIR/$sub/$name.crt" \
 		-crl_reason "$reason" 2>"$DIR/ca/$ca/last.log" ||

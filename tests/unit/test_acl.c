@@ -93,22 +93,6 @@ static size_t entries_of(const char *const *strs, struct policy_entry **out) {
   return n;
 }
 
-/* Policies made here are freed here: policy_free may assume its loader's
- * allocation. */
-static void tpolicy_free(struct policy *p) {
-  if (p == NULL) return;
-  for (size_t i = 0; i < p->nrules; i++) {
-    struct policy_rule *r = &p->rules[i];
-    free(r->users);
-    free(r->devices);
-    free(r->allow);
-    free(r->deny);
-    free(r->inbound);
-  }
-  free(p->rules);
-  free(p);
-}
-
 static struct policy *policy_of(const struct trule *tr, size_t n) {
   struct policy *p = xcalloc(1, sizeof(*p));
   p->rules = xcalloc(n, sizeof(*p->rules));
@@ -203,7 +187,7 @@ static void run_cases(const struct trule *tr, size_t nrules, const char *user,
                policy_verdict_name(ref), policy_verdict_name(c[i].want));
   }
   acl_free(a);
-  tpolicy_free(p);
+  policy_free(p);
 }
 
 #define RUN(rules, user, device, cases)                                                   \
@@ -459,7 +443,7 @@ static void test_empty_and_null(void **state) {
   acl_free(a);
   acl_free(NULL);
   assert_int_equal(acl_memory(NULL), 0);
-  tpolicy_free(p);
+  policy_free(p);
 }
 
 /* ---- routes ------------------------------------------------------------ */
@@ -483,7 +467,7 @@ static void routes_are(const struct trule *tr, size_t nrules, int family, size_t
   if (!same) fail_msg("max %zu: got%s (%zu), want %zu routes starting %s", max, got, n, nwant,
                       nwant ? want[0] : "-");
   acl_free(a);
-  tpolicy_free(p);
+  policy_free(p);
 }
 
 #define ROUTES(rules, family, max, ...)                                                   \
@@ -957,7 +941,7 @@ static void differential(uint64_t seed, size_t nrules, size_t npairs, size_t nqu
     }
     acl_free(a);
   }
-  tpolicy_free(p);
+  policy_free(p);
 }
 
 static void tally_check(const struct tally *t) {
