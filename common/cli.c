@@ -12,7 +12,8 @@ static void usage(const char *prog, int query_ok) {
           "  -c FILE  configuration file (libconfig)\n"
           "  -n       check the configuration and the files it names, then exit\n"
           "  -d       debug logging\n"
-          "  -V       print the version\n",
+          "  -V, --version  print the version\n"
+          "  -h, --help     this help\n",
           prog);
   if (query_ok)
     fprintf(stderr,
@@ -27,11 +28,17 @@ static void usage(const char *prog, int query_ok) {
 
 void zt_cli_parse(int argc, char **argv, const char *prog, const char *version,
                   int query_ok, struct zt_cli *out) {
+  static const struct option longopts[] = {
+      {"version", no_argument, NULL, 'V'},
+      {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0},
+  };
   int opt;
   out->config = NULL;
   out->check = out->debug = out->query = 0;
   out->args = NULL;
-  while ((opt = getopt(argc, argv, query_ok ? "c:ndqVh" : "c:ndVh")) != -1) {
+  while ((opt = getopt_long(argc, argv, query_ok ? "c:ndqVh" : "c:ndVh", longopts,
+                            NULL)) != -1) {
     switch (opt) {
       case 'c': out->config = optarg; break;
       case 'n': out->check = 1; break;

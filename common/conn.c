@@ -13,6 +13,15 @@
 
 /* Room for the largest frame plus a full TLS record of the next one. */
 #define CONN_IN_CAP (ZT_FRAME_HEADER_LEN + ZT_FRAME_MAX_BODY + 16384)
+/* The buffers are sized for what the connection carries and exist only
+ * while they hold bytes (the output one until zt_conn_trim): an idle
+ * session then holds none, rather than 144 KiB of heap of which it touched
+ * two pages, and whose untouched pages the next sessions placed there would
+ * fault in (RSS that grew with every round of sessions). The input buffer
+ * starts at one TLS record of plaintext and doubles, up to CONN_IN_CAP, only
+ * when a frame does not fit; the output one starts at CONN_OUT_MIN. */
+#define CONN_IN_MIN 16384
+#define CONN_OUT_MIN 4096
 /* TLS records carry at most 16 KiB of plaintext. */
 #define CONN_WRITE_CHUNK 16384
 
@@ -31,10 +40,9 @@ int zt_conn_init(struct zt_conn *c, int fd, SSL_CTX *ctx, int is_server,
   c->fd = fd;
   c->peer_alert = -1;
   c->out_max = out_max;
-  c->in_cap = CONN_IN_CAP;
-  c->in = malloc(c->in_cap);
+  c->in_cap = CONN_IN_MIN; /* the size of the next allocation */
   c->ssl = SSL_new(ctx);
-  if (!c->in || !c->ssl || !SSL_set_fd(c->ssl, fd)) return 0;
+  if (!c->ssl || !SSL_set_fd(c->ssl, fd)) return 0;
   SSL_set_app_data(c->ssl, c);
   if (is_server) SSL_set_accept_state(c->ssl);
   else SSL_set_connect_state(c->ssl);
@@ -76,8 +84,30 @@ enum zt_io zt_conn_handshake(struct zt_conn *c) {
   return r == 1 ? ZT_IO_OK : ssl_result(c, r);
 }
 
+/* Frees the input buffer once it holds nothing (its size is kept). */
+static void in_release_if_empty(struct zt_conn *c) {
+  if (c->in_len > 0) return;
+  free(c->in);
+  c->in = NULL;
+}
+
+/* Makes |in| exist, and grows it when it is full on entry to a read: the
+ * caller then took no frame, so the one it holds needs more room. */
+static int in_reserve(struct zt_conn *c) {
+  if (c->in && c->in_len == c->in_cap && c->in_cap < CONN_IN_CAP) {
+    size_t cap = c->in_cap * 2 < CONN_IN_CAP ? c->in_cap * 2 : CONN_IN_CAP;
+    uint8_t *p = realloc(c->in, cap);
+    if (!p) return 0;
+    c->in = p;
+    c->in_cap = cap;
+  }
+  if (!c->in) c->in = malloc(c->in_cap);
+  return c->in != NULL;
+}
+
 enum zt_io zt_conn_read(struct zt_conn *c) {
   size_t before = c->in_len;
+  if (!in_reserve(c)) return ZT_IO_ERR;
   while (c->in_len < c->in_cap) {
     size_t room = c->in_cap - c->in_len;
     int r = SSL_read(c->ssl, c->in + c->in_len, room > INT32_MAX ? INT32_MAX : (int)room);
@@ -85,6 +115,7 @@ enum zt_io zt_conn_read(struct zt_conn *c) {
       enum zt_io io = ssl_result(c, r);
       /* Deliver what arrived first; EOF or an error shows on the next call. */
       if (c->in_len > before) return ZT_IO_OK;
+      in_release_if_empty(c);
       return io;
     }
     c->in_len += (size_t)r;
@@ -101,6 +132,7 @@ void zt_conn_consumed(struct zt_conn *c, const CBS *rest) {
   size_t left = CBS_len(rest);
   if (left && CBS_data(rest) != c->in) memmove(c->in, CBS_data(rest), left);
   c->in_len = left;
+  in_release_if_empty(c);
 }
 
 size_t zt_conn_queued(const struct zt_conn *c) { return c->out_len; }
@@ -113,7 +145,7 @@ static int out_reserve(struct zt_conn *c, size_t need) {
     c->out_off = 0;
   }
   if (c->out_off + c->out_len + need <= c->out_cap) return 1;
-  size_t cap = c->out_cap ? c->out_cap : 65536;
+  size_t cap = c->out_cap ? c->out_cap : CONN_OUT_MIN;
   while (cap < c->out_len + need) cap *= 2;
   if (cap > c->out_max) cap = c->out_max;
   uint8_t *p = realloc(c->out, cap);
@@ -151,6 +183,13 @@ enum zt_io zt_conn_flush(struct zt_conn *c) {
   c->out_off = 0;
   c->want_write = 0;
   return ZT_IO_OK;
+}
+
+void zt_conn_trim(struct zt_conn *c) {
+  if (c->out_len > 0) return;
+  free(c->out);
+  c->out = NULL;
+  c->out_off = c->out_cap = 0;
 }
 
 void zt_conn_shutdown(struct zt_conn *c) {

@@ -23,9 +23,11 @@ struct zt_conn {
   SSL *ssl;
   int want_write;          /* the last WANT needs writability */
   int peer_alert;          /* alert description the peer sent, or -1 */
-  uint8_t *in;             /* decrypted bytes not yet taken as frames */
-  size_t in_len, in_cap;
-  uint8_t *out;            /* frames not yet accepted by SSL_write */
+  uint8_t *in;             /* decrypted bytes not yet taken as frames; NULL
+                              while there are none */
+  size_t in_len, in_cap;   /* in_cap: also the size |in| is allocated at */
+  uint8_t *out;            /* frames not yet accepted by SSL_write; from the
+                              first frame queued until zt_conn_trim */
   size_t out_off, out_len, out_cap, out_max;
   uint64_t bytes_in, bytes_out; /* plaintext, for accounting */
 };
@@ -59,6 +61,13 @@ size_t zt_conn_queued(const struct zt_conn *c);
 
 /* zt_conn_flush hands queued bytes to TLS: OK when all went out. */
 enum zt_io zt_conn_flush(struct zt_conn *c);
+
+/* zt_conn_trim frees the output buffer when it holds nothing, so that an
+ * idle connection keeps no buffer (the next frame queued allocates a small
+ * one). Owners call it when the connection is quiet, e.g. at a keepalive;
+ * not after every flush, which would reallocate a busy connection's buffer
+ * for every batch. */
+void zt_conn_trim(struct zt_conn *c);
 
 /* zt_conn_shutdown sends close_notify (best effort, non-blocking). */
 void zt_conn_shutdown(struct zt_conn *c);

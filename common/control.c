@@ -80,7 +80,11 @@ int zt_ctl_request_parse(CBS in, struct zt_ctl_request *out, char *err, size_t e
   else if (token_is(&tok, "sessions")) out->cmd = ZT_CTL_SESSIONS;
   else if (token_is(&tok, "reload")) out->cmd = ZT_CTL_RELOAD;
   else if (token_is(&tok, "kill")) out->cmd = ZT_CTL_KILL;
+  else if (token_is(&tok, "metrics")) out->cmd = ZT_CTL_METRICS;
   else return ERR("unknown command");
+  /* The Prometheus text format is the machine format already. */
+  if (out->cmd == ZT_CTL_METRICS && out->json)
+    return ERR("metrics are Prometheus text only: no JSON form");
   if (out->cmd != ZT_CTL_KILL) return more ? ERR("unexpected argument") : 1;
 
   if (!more) return ERR("usage: kill id N | kill user NAME | kill device NAME");
@@ -113,6 +117,7 @@ int zt_ctl_request_build(CBB *out, const struct zt_ctl_request *r) {
     case ZT_CTL_STATUS: return add_str(out, "status\n");
     case ZT_CTL_SESSIONS: return add_str(out, "sessions\n");
     case ZT_CTL_RELOAD: return add_str(out, "reload\n");
+    case ZT_CTL_METRICS: return !r->json && add_str(out, "metrics\n");
     case ZT_CTL_KILL: break;
     default: return 0;
   }

@@ -9,6 +9,7 @@
  *     sessions                     server
  *     kill id N | kill user NAME | kill device NAME     server
  *     reload                       server
+ *     metrics                      server; text only (Prometheus format)
  * Response: a first line "ok" or "error MESSAGE", then the body in the
  * requested format, then the server closes the connection. The request is
  * untrusted input and is parsed with CBS; anything else is refused with
@@ -26,7 +27,7 @@
 #define ZT_CTL_MAX_REQUEST 512
 #define ZT_CTL_TIMEOUT_MS 2000 /* a control client must send its line by then */
 
-enum zt_ctl_cmd { ZT_CTL_STATUS, ZT_CTL_SESSIONS, ZT_CTL_KILL, ZT_CTL_RELOAD };
+enum zt_ctl_cmd { ZT_CTL_STATUS, ZT_CTL_SESSIONS, ZT_CTL_KILL, ZT_CTL_RELOAD, ZT_CTL_METRICS };
 enum zt_ctl_kill_by { ZT_CTL_KILL_ID, ZT_CTL_KILL_USER, ZT_CTL_KILL_DEVICE };
 
 struct zt_ctl_request {

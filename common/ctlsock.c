@@ -128,13 +128,17 @@ enum zt_ctl_accept zt_ctlsock_accept(struct zt_ctl_listener *l, int *fd) {
   return ZT_CTL_ACCEPT_OK;
 }
 
-void zt_ctlsock_close(struct zt_ctl_listener *l) {
+void zt_ctlsock_unlink(const struct zt_ctl_listener *l) {
   struct stat st;
-  if (!l || l->fd < 0) return;
   /* Another instance may have replaced a socket we thought stale: only our
    * own file is removed. */
-  if (lstat(l->path, &st) == 0 && st.st_dev == l->dev && st.st_ino == l->ino)
+  if (l->path[0] && lstat(l->path, &st) == 0 && st.st_dev == l->dev && st.st_ino == l->ino)
     unlink(l->path);
+}
+
+void zt_ctlsock_close(struct zt_ctl_listener *l) {
+  if (!l || l->fd < 0) return;
+  if (!l->keep_file) zt_ctlsock_unlink(l);
   close(l->fd);
   l->fd = -1;
 }

@@ -26,6 +26,7 @@ struct zt_ctl_listener {
   dev_t dev;                              /* the socket file we bound, so */
   ino_t ino;                              /* close never unlinks another's */
   uid_t owner;                            /* allowed besides root */
+  int keep_file;                          /* another process removes it */
   uint64_t accepted, refused;
 };
 
@@ -51,8 +52,14 @@ enum zt_ctl_accept {
 enum zt_ctl_accept zt_ctlsock_accept(struct zt_ctl_listener *l, int *fd);
 
 /* zt_ctlsock_close closes the listener and removes its socket file, unless
- * the file is no longer the one it bound. NULL-safe; idempotent. */
+ * the file is no longer the one it bound or |keep_file| is set. NULL-safe;
+ * idempotent. */
 void zt_ctlsock_close(struct zt_ctl_listener *l);
+
+/* zt_ctlsock_unlink removes the socket file |l| bound, unless it is no
+ * longer that file. For the process that created the socket when another
+ * one (with keep_file set) serves it; |l->fd| may be closed already. */
+void zt_ctlsock_unlink(const struct zt_ctl_listener *l);
 
 /* zt_ctlsock_reject tells a peer |msg| as an "error" line, best effort and
  * without blocking, and closes |fd|. */

@@ -20,23 +20,32 @@ static const uint16_t verify_prefs[] = {
     SSL_SIGN_RSA_PSS_RSAE_SHA384,    SSL_SIGN_RSA_PSS_RSAE_SHA512,
 };
 
-static SSL_CTX *base_ctx(const char *cert_file, const char *key_file, char *err,
-                         size_t errlen) {
+/* A context with the settings every ztvpn context has, and no identity. */
+static SSL_CTX *settings_ctx(char *err, size_t errlen) {
   SSL_CTX *ctx = SSL_CTX_new(TLS_method());
-  STACK_OF(X509) *chain = NULL;
-  EVP_PKEY *key = NULL;
   if (!ctx || !SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION) ||
       !SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION) ||
       !SSL_CTX_set_verify_algorithm_prefs(ctx, verify_prefs,
                                           sizeof(verify_prefs) / sizeof(verify_prefs[0]))) {
     snprintf(err, errlen, "cannot set up TLS 1.3");
-    goto fail;
+    ERR_clear_error();
+    SSL_CTX_free(ctx);
+    return NULL;
   }
   SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
   SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
   SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
                             SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
   SSL_CTX_set_info_callback(ctx, zt_conn_info_callback);
+  return ctx;
+}
+
+static SSL_CTX *base_ctx(const char *cert_file, const char *key_file, char *err,
+                         size_t errlen) {
+  SSL_CTX *ctx = settings_ctx(err, errlen);
+  STACK_OF(X509) *chain = NULL;
+  EVP_PKEY *key = NULL;
+  if (!ctx) return NULL;
   if (!(key = zt_load_private_key(key_file, err, errlen))) goto fail;
   if (!(chain = zt_load_cert_chain(cert_file, err, errlen))) goto fail;
   X509 *leaf = sk_X509_value(chain, 0);
@@ -85,6 +94,29 @@ SSL_CTX *zt_tls_server_ctx(const char *cert_file, const char *key_file,
                            X509_STORE *device_store, char *err, size_t errlen) {
   SSL_CTX *ctx = base_ctx(cert_file, key_file, err, errlen);
   if (!ctx) {
+    X509_STORE_free(device_store);
+    return NULL;
+  }
+  SSL_CTX_set_cert_store(ctx, device_store);
+  SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+  SSL_CTX_set_alpn_select_cb(ctx, alpn_select, NULL);
+  return ctx;
+}
+
+SSL_CTX *zt_tls_server_ctx_renew(const SSL_CTX *current, X509_STORE *device_store,
+                                 char *err, size_t errlen) {
+  SSL_CTX *ctx = settings_ctx(err, errlen);
+  STACK_OF(X509) *chain = NULL;
+  X509 *leaf = SSL_CTX_get0_certificate(current);
+  EVP_PKEY *key = SSL_CTX_get0_privatekey(current);
+  int ok = ctx && leaf && key && SSL_CTX_get0_chain_certs(current, &chain) &&
+           SSL_CTX_use_certificate(ctx, leaf) && SSL_CTX_use_PrivateKey(ctx, key);
+  for (size_t i = 0; ok && chain && i < sk_X509_num(chain); i++)
+    ok = SSL_CTX_add1_chain_cert(ctx, sk_X509_value(chain, i));
+  if (!ok) {
+    if (ctx) snprintf(err, errlen, "cannot reuse the certificate and key in force");
+    ERR_clear_error();
+    SSL_CTX_free(ctx);
     X509_STORE_free(device_store);
     return NULL;
   }

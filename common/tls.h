@@ -14,6 +14,14 @@
 SSL_CTX *zt_tls_server_ctx(const char *cert_file, const char *key_file,
                            X509_STORE *device_store, char *err, size_t errlen);
 
+/* zt_tls_server_ctx_renew makes a context like |current| (its certificate
+ * chain and key, as they are in memory) that trusts |device_store| (taken
+ * over, also on failure) instead: a reload by the unprivileged network
+ * process, which can no longer read the key file. Returns the context or
+ * NULL with a reason in |err|. */
+SSL_CTX *zt_tls_server_ctx_renew(const SSL_CTX *current, X509_STORE *device_store,
+                                 char *err, size_t errlen);
+
 /* zt_tls_client_ctx makes the client's context: the device certificate and
  * key it presents, and |server_ca_file| to verify the concentrator. */
 SSL_CTX *zt_tls_client_ctx(const char *cert_file, const char *key_file,

@@ -8,18 +8,36 @@ PACKAGES=(
 	# build
 	build-essential cmake pkg-config clang libclang-rt-14-dev
 	android-libboringssl-dev android-boringssl
-	libnl-3-dev libnl-route-3-dev libconfig-dev libcmocka-dev
+	libnl-3-dev libnl-route-3-dev libconfig-dev libcmocka-dev libseccomp-dev
 	# tests, demo and benchmarks
 	openssl iproute2 nftables iputils-ping iperf3 socat curl python3 procps
-	shellcheck
+	shellcheck gdb
+	# Debian packages (packaging/build-deb.sh) and their test
+	dpkg-dev debhelper lintian man-db groff-base systemd
 )
+
+# The account of the server's network-facing process (README.md, "Privilege
+# separation and sandbox"); the Debian package's postinst makes it too.
+ensure_account() {
+	getent passwd ztvpn >/dev/null && return 0
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "install-deps: the system user ztvpn is missing; run as root" >&2
+		exit 1
+	fi
+	echo "install-deps: creating the system user ztvpn"
+	useradd --system --no-create-home --home-dir /nonexistent \
+		--shell /usr/sbin/nologin --user-group ztvpn
+}
 
 missing=()
 for p in "${PACKAGES[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
 		missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+if [ ${#missing[@]} -eq 0 ]; then
+	ensure_account
+	exit 0
+fi
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "install-deps: missing packages: ${missing[*]}; run as root" >&2
@@ -29,3 +47,4 @@ echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+ensure_account

@@ -8,8 +8,9 @@
 #include "pool.h"
 
 static const char *const top_keys[] = {
-    "listen", "udp_listen", "tls", "tunnel", "policy", "control_socket",
-    "max_sessions", "handshake_timeout", NULL};
+    "listen", "udp_listen", "tls", "tunnel", "policy", "control_socket", "metrics_listen",
+    "max_sessions", "handshake_timeout", "max_handshakes", "max_handshakes_per_source",
+    "connect_rate_per_source", "idle_timeout", "user", "sandbox", NULL};
 static const char *const tls_keys[] = {"certificate", "private_key", "device_ca",
                                        "user_ca", "crl", NULL};
 static const char *const tunnel_keys[] = {"interface", "mtu", "pool4", "pool6",
@@ -26,6 +27,34 @@ static int get_prefix(struct zt_conf *c, config_setting_t *g, const char *name,
   if (!zt_prefix_parse(v, out, &err))
     return zt_conf_fail(c, config_setting_get_member(g, name), "%s '%s': %s",
                         name, v, err);
+  return 1;
+}
+
+/* The pre-authentication limits (README "Limits"). */
+static int read_limits(struct zt_conf *c, config_setting_t *root,
+                       struct server_config *cfg) {
+  int hs = 256, per_source = -1, rate = 20, idle = 0;
+  if (!zt_conf_int(c, root, "max_handshakes", 0, 1, 65535, &hs) ||
+      !zt_conf_int(c, root, "max_handshakes_per_source", 0, 1, 65535, &per_source) ||
+      !zt_conf_int(c, root, "connect_rate_per_source", 0, 1, 100000, &rate) ||
+      !zt_conf_int(c, root, "idle_timeout", 0, 0, 604800, &idle))
+    return 0;
+  if (per_source > hs)
+    return zt_conf_fail(c, config_setting_get_member(root, "max_handshakes_per_source"),
+                        "'max_handshakes_per_source' (%d) must not exceed max_handshakes (%d)",
+                        per_source, hs);
+  /* Keepalives run every few seconds: a shorter idle timeout would end
+   * sessions between two bursts of ordinary use. */
+  if (idle != 0 && idle < 10)
+    return zt_conf_fail(c, config_setting_get_member(root, "idle_timeout"),
+                        "'idle_timeout' must be 0 (never) or between 10 and 604800 seconds");
+  cfg->max_handshakes = (unsigned)hs;
+  /* The default follows a smaller max_handshakes rather than refusing it. */
+  cfg->max_handshakes_per_source = per_source > 0 ? (unsigned)per_source
+                                   : hs < 16      ? (unsigned)hs
+                                                  : 16;
+  cfg->connect_rate_per_source = (unsigned)rate;
+  cfg->idle_timeout = (unsigned)idle;
   return 1;
 }
 
@@ -129,11 +158,28 @@ static int read_tunnel(struct zt_conf *c, config_setting_t *t,
   return 1;
 }
 
+/* The account of the network-facing process (privsep.c looks it up). */
+static int read_privsep(struct zt_conf *c, config_setting_t *root,
+                        struct server_config *cfg) {
+  const char *user = "ztvpn";
+  cfg->sandbox = 1;
+  if (!zt_conf_string(c, root, "user", 0, &user) ||
+      !zt_conf_bool(c, root, "sandbox", 0, &cfg->sandbox))
+    return 0;
+  config_setting_t *s = config_setting_get_member(root, "user");
+  if (user[0] == '\0' || strlen(user) >= sizeof(cfg->user))
+    return zt_conf_fail(c, s, "user must be an account name of 1 to %zu bytes",
+                        sizeof(cfg->user) - 1);
+  snprintf(cfg->user, sizeof(cfg->user), "%s", user);
+  cfg->user_line = s ? config_setting_source_line(s) : 0;
+  return 1;
+}
+
 int server_config_load(const char *path, struct server_config *cfg, char *err,
                        size_t errlen) {
   struct zt_conf c;
   config_setting_t *root, *tls, *tunnel;
-  const char *listen = NULL, *udp = NULL;
+  const char *listen = NULL, *udp = NULL, *metrics = NULL;
   int max_sessions = 1024, hs_timeout = ZT_HANDSHAKE_TIMEOUT;
   int ok = 0;
   memset(cfg, 0, sizeof(*cfg));
@@ -145,8 +191,11 @@ int server_config_load(const char *path, struct server_config *cfg, char *err,
       !zt_conf_string(&c, root, "udp_listen", 0, &udp) ||
       !zt_conf_path(&c, root, "policy", 0, cfg->policy) ||
       !zt_conf_path(&c, root, "control_socket", 0, cfg->control_socket) ||
+      !zt_conf_string(&c, root, "metrics_listen", 0, &metrics) ||
       !zt_conf_int(&c, root, "max_sessions", 0, 1, 65534, &max_sessions) ||
       !zt_conf_int(&c, root, "handshake_timeout", 0, 1, 300, &hs_timeout) ||
+      !read_limits(&c, root, cfg) ||
+      !read_privsep(&c, root, cfg) ||
       !zt_conf_group(&c, root, "tls", 1, &tls) || !read_tls(&c, tls, cfg) ||
       !zt_conf_group(&c, root, "tunnel", 1, &tunnel) ||
       !read_tunnel(&c, tunnel, cfg))
@@ -156,6 +205,18 @@ int server_config_load(const char *path, struct server_config *cfg, char *err,
     zt_conf_fail(&c, config_setting_get_member(root, "listen"),
                  "listen must be ADDRESS:PORT, e.g. \"192.0.2.1:8443\"");
     goto out;
+  }
+  if (metrics) {
+    struct zt_ip ip;
+    /* An IP address, as the listener binds it: a name would need DNS. */
+    if (!zt_hostport_split(metrics, cfg->metrics_host, sizeof(cfg->metrics_host),
+                           &cfg->metrics_port) ||
+        !zt_ip_parse(cfg->metrics_host, &ip)) {
+      zt_conf_fail(&c, config_setting_get_member(root, "metrics_listen"),
+                   "metrics_listen must be ADDRESS:PORT, e.g. \"127.0.0.1:9586\"");
+      goto out;
+    }
+    cfg->has_metrics = 1;
   }
   cfg->has_policy = cfg->policy[0] != '\0';
   if (cfg->has_policy) zt_conf_note_file(&c, root, "policy", cfg->policy, 0, &cfg->files);

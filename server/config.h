@@ -27,6 +27,10 @@ struct server_config {
   unsigned keepalive;
   unsigned handshake_timeout;
   unsigned max_sessions;
+  unsigned max_handshakes;            /* accepted, not yet admitted, at once */
+  unsigned max_handshakes_per_source; /* of those, from one source */
+  unsigned connect_rate_per_source;   /* per second; burst twice that */
+  unsigned idle_timeout;              /* seconds without data; 0 = never */
   struct zt_prefix pool4;
   int has_pool6;
   struct zt_prefix pool6;
@@ -40,6 +44,15 @@ struct server_config {
   int has_policy;
   char policy[ZT_PATH_LEN];   /* policy file; without one, tunnel.routes rule */
   char control_socket[ZT_PATH_LEN];
+  int has_metrics;            /* metrics_listen: the Prometheus endpoint */
+  char metrics_host[256];
+  uint16_t metrics_port;
+  /* Privilege separation (privsep.h): the account of the network-facing
+   * process, and the line that named it (0: the default). sandbox = 0 runs
+   * one root process as before. */
+  char user[64];
+  int user_line;
+  int sandbox;
   struct zt_conf_files files; /* every file named, for zt_conf_check_files */
 };
 

@@ -1,6 +1,7 @@
 #include "control.h"
 
 #include <stdlib.h>
+#include <string.h>
 #include <sys/epoll.h>
 
 #include "control_answer.h"
@@ -105,6 +106,7 @@ static void run_request(struct ctl_conn *c) {
       case ZT_CTL_SESSIONS: ok = control_answer_sessions(srv, r->json, &cbb); break;
       case ZT_CTL_KILL: ok = control_answer_kill(srv, r, &cbb); break;
       case ZT_CTL_RELOAD: ok = control_answer_reload(srv, r->json, &cbb); break;
+      case ZT_CTL_METRICS: ok = control_answer_metrics(srv, &cbb); break;
       default: ok = 0;
     }
   }
@@ -245,4 +247,11 @@ void control_close(struct server *srv) {
   zt_ctlsock_close(&ctl->listener);
   free(ctl);
   srv->ctl = NULL;
+}
+
+void control_keep_file(struct server *srv, struct zt_ctl_listener *saved) {
+  if (saved) memset(saved, 0, sizeof(*saved));
+  if (!srv->ctl) return;
+  srv->ctl->listener.keep_file = 1;
+  if (saved) *saved = srv->ctl->listener;
 }

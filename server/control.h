@@ -22,4 +22,12 @@ void control_on_event(struct server *srv, struct ev_source *src, uint32_t events
 /* control_close closes every control connection and removes the socket. */
 void control_close(struct server *srv);
 
+/* control_keep_file, after the fork of privilege separation: control_close
+ * will close the socket but leave its file, which the privileged parent
+ * created and removes (zt_ctlsock_unlink) with |*saved|, a copy of the
+ * listener, when |saved| is not NULL. Without a control socket |*saved| is
+ * zeroed. */
+struct zt_ctl_listener;
+void control_keep_file(struct server *srv, struct zt_ctl_listener *saved);
+
 #endif

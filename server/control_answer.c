@@ -8,6 +8,7 @@
 #include "audit.h"
 #include "ctlsock.h"
 #include "log.h"
+#include "privsep.h"
 #include "proto.h"
 #include "server.h"
 
@@ -31,9 +32,9 @@ static void group_ptrs(const struct zt_identity *id, const char **out) {
 int control_answer_status(struct server *srv, int json, uint64_t accepted, uint64_t refused,
                           CBB *out) {
   struct zt_ctl_kv kv;
-  char t[32];
+  char t[32], sandbox[128];
   time_t now = time(NULL);
-  const char *reason_names[REASON_SLOTS], *drop_names[DROP_MAX];
+  const char *reason_names[REASON_SLOTS], *drop_names[DROP_MAX], *refuse_names[REFUSE_MAX];
   uint64_t reason_counts[REASON_SLOTS];
   size_t nreasons = 0;
   for (uint16_t code = 0; code < REASON_SLOTS; code++) {
@@ -43,17 +44,25 @@ int control_answer_status(struct server *srv, int json, uint64_t accepted, uint6
     reason_counts[nreasons++] = srv->counters.rejected[code];
   }
   for (int r = 0; r < DROP_MAX; r++) drop_names[r] = drop_reason_name((enum drop_reason)r);
+  for (int r = 0; r < REFUSE_MAX; r++)
+    refuse_names[r] = refuse_reason_name((enum refuse_reason)r);
 
   if (!zt_ctl_printf(out, "ok\n")) return 0;
   zt_ctl_kv_begin(&kv, out, json);
   zt_ctl_kv_str(&kv, "program", "ztvpn-server");
   zt_ctl_kv_str(&kv, "version", ZTVPN_VERSION);
+  zt_ctl_kv_str(&kv, "sandbox", privsep_describe(sandbox, sizeof(sandbox)));
   zt_ctl_kv_str(&kv, "started", srv->started ? zt_ctl_time_iso(srv->started, t, sizeof(t)) : NULL);
   zt_ctl_kv_u64(&kv, "uptime_seconds",
                 srv->started && now > srv->started ? (uint64_t)(now - srv->started) : 0);
   zt_ctl_kv_u64(&kv, "sessions_established", srv->nsessions - srv->nhandshakes);
   zt_ctl_kv_u64(&kv, "sessions_handshaking", srv->nhandshakes);
   zt_ctl_kv_u64(&kv, "max_sessions", srv->cfg->max_sessions);
+  zt_ctl_kv_u64(&kv, "max_handshakes", srv->cfg->max_handshakes);
+  zt_ctl_kv_u64(&kv, "max_handshakes_per_source", srv->cfg->max_handshakes_per_source);
+  zt_ctl_kv_u64(&kv, "connect_rate_per_source", srv->cfg->connect_rate_per_source);
+  zt_ctl_kv_u64(&kv, "handshake_timeout", srv->cfg->handshake_timeout);
+  zt_ctl_kv_u64(&kv, "idle_timeout", srv->cfg->idle_timeout);
   zt_ctl_kv_str(&kv, "policy_file",
                 srv->policy && srv->policy->file[0] ? srv->policy->file : NULL);
   zt_ctl_kv_u64(&kv, "policy_rules", srv->policy ? srv->policy->nrules : 0);
@@ -65,6 +74,9 @@ int control_answer_status(struct server *srv, int json, uint64_t accepted, uint6
                 srv->last_reload ? (srv->last_reload_ok ? "ok" : "failed") : NULL);
   zt_ctl_kv_u64(&kv, "connections", srv->counters.connections);
   zt_ctl_kv_u64(&kv, "refused", srv->counters.refused);
+  zt_ctl_kv_counts(&kv, "refused_by", refuse_names, srv->counters.refused_by, REFUSE_MAX);
+  zt_ctl_kv_u64(&kv, "handshake_timeouts", srv->counters.handshake_timeouts);
+  zt_ctl_kv_u64(&kv, "idle_timeouts", srv->counters.idle_timeouts);
   zt_ctl_kv_u64(&kv, "admitted", srv->counters.admitted);
   zt_ctl_kv_counts(&kv, "rejected", reason_names, reason_counts, nreasons);
   zt_ctl_kv_u64(&kv, "ended", srv->counters.ended);
@@ -250,4 +262,8 @@ int control_answer_reload(struct server *srv, int json, CBB *out) {
   zt_ctl_kv_str(&kv, "result", "ok");
   zt_ctl_kv_str(&kv, "detail", msg);
   return zt_ctl_kv_end(&kv) && CBB_add_u8(out, '\n');
+}
+
+int control_answer_metrics(struct server *srv, CBB *out) {
+  return zt_ctl_printf(out, "ok\n") && metrics_render(srv, out);
 }

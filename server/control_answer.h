@@ -33,6 +33,10 @@ int control_answer_sessions(struct server *srv, int json, CBB *out);
  * same). */
 int control_answer_kill(struct server *srv, const struct zt_ctl_request *r, CBB *out);
 
+/* control_answer_metrics writes "ok" and the Prometheus exposition of |srv|
+ * (metrics.h) to |out|. Returns 1, or 0 on allocation failure. */
+int control_answer_metrics(struct server *srv, CBB *out);
+
 /* control_answer_reload reloads |srv| and writes the outcome to |out| (a
  * failed reload is an error answer). Returns 1, or 0 on allocation
  * failure. */

@@ -19,11 +19,24 @@ enum drop_reason {
 
 const char *drop_reason_name(enum drop_reason r);
 
+/* Which pre-authentication limit closed a connection at accept. */
+enum refuse_reason {
+  REFUSE_HANDSHAKES,        /* max_handshakes in progress */
+  REFUSE_SOURCE_HANDSHAKES, /* max_handshakes_per_source from one address */
+  REFUSE_SOURCE_RATE,       /* connect_rate_per_source exceeded */
+  REFUSE_MAX
+};
+
+const char *refuse_reason_name(enum refuse_reason r);
+
 #define REASON_SLOTS 16 /* indexed by enum zt_reason */
 
 struct server_counters {
   uint64_t connections;     /* TCP connections accepted */
   uint64_t refused;         /* connections closed at accept: limits */
+  uint64_t refused_by[REFUSE_MAX];
+  uint64_t handshake_timeouts; /* connections closed before admission */
+  uint64_t idle_timeouts;      /* sessions closed by idle_timeout */
   uint64_t admitted;
   uint64_t rejected[REASON_SLOTS];
   uint64_t ended;

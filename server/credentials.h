@@ -20,4 +20,16 @@ int server_creds_load(const struct server_config *cfg, struct server_creds *out,
                       char *err, size_t errlen);
 void server_creds_free(struct server_creds *c);
 
+/* server_creds_renew is server_creds_load for a reload: it reads the CAs and
+ * the CRLs again but keeps the certificate chain and key of |current| (the
+ * context in force). The network process of privilege separation cannot
+ * read the key file, so a new certificate or key needs a restart. */
+int server_creds_renew(const struct server_config *cfg, const SSL_CTX *current,
+                       struct server_creds *out, char *err, size_t errlen);
+
+/* server_reload_files_ok checks, as zt_conf_check_files does, the files of
+ * |cfg| that a reload reads: all but the server's certificate and key.
+ * Returns 1, or 0 with "FILE:LINE: message" in |err|. */
+int server_reload_files_ok(const struct server_config *cfg, char *err, size_t errlen);
+
 #endif

@@ -7,6 +7,7 @@
 #include "credentials.h"
 #include "log.h"
 #include "policy.h"
+#include "privsep.h"
 #include "query.h"
 #include "server.h"
 
@@ -50,6 +51,12 @@ int main(int argc, char **argv) {
     policy_free(policy);
     return rc;
   }
+  struct privsep_account account = {0};
+  if (cfg.sandbox && !privsep_lookup(&cfg, &account, err, sizeof(err))) {
+    fprintf(stderr, "%s\n", err);
+    policy_free(policy);
+    return 2;
+  }
   struct server_creds creds;
   if (!server_creds_load(&cfg, &creds, err, sizeof(err))) {
     fprintf(stderr, "%s: %s\n", conf, err);
@@ -63,8 +70,15 @@ int main(int argc, char **argv) {
     policy_free(policy);
     return 0;
   }
+  if (!cfg.sandbox)
+    log_warn("sandbox = false: the network-facing code runs as root, without "
+             "privilege separation or seccomp");
   static struct server srv;
-  int rc = server_init(&srv, &cfg, &creds, policy) ? server_run(&srv) : 1;
+  int rc = 1;
+  /* With the sandbox, privsep_serve returns in the network process only. */
+  if (server_init(&srv, &cfg, &creds, policy) &&
+      (!cfg.sandbox || privsep_serve(&srv, &account, &rc)))
+    rc = server_run(&srv);
   server_creds_free(&creds);
   server_free(&srv);
   return rc;

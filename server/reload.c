@@ -66,8 +66,9 @@ int server_reload(struct server *srv, const char *trigger, char *msg, size_t msg
   struct policy *pol = NULL;
   struct acl_cache *acls = NULL;
   char err[1024];
-  int ok = zt_conf_check_files(&cfg->files, err, sizeof(err));
-  if (ok && !server_creds_load(cfg, &creds, msg, msglen)) {
+  /* Not the server's own key: the network process cannot read it. */
+  int ok = server_reload_files_ok(cfg, err, sizeof(err));
+  if (ok && !server_creds_renew(cfg, srv->tls, &creds, msg, msglen)) {
     /* server_creds_load names no file: say which configuration it was. */
     snprintf(err, sizeof(err), "%s: %s", cfg->file, msg);
     ok = 0;

@@ -15,9 +15,17 @@
 #include "control.h"
 #include "forward.h"
 #include "log.h"
+#include "metrics_http.h"
 #include "tls.h"
 
 #define EPOLL_BATCH 64
+/* Connections accepted per wakeup: refusing one costs two syscalls, so a
+ * flood is drained quickly and a good client's connection does not wait
+ * behind it in a full accept queue. */
+#define ACCEPT_BATCH 1024
+/* The accept queue (the kernel caps it at net.core.somaxconn). True SYN
+ * floods never reach it: the kernel answers them with SYN cookies. */
+#define LISTEN_BACKLOG 4096
 
 static int listen_on(const struct server_config *cfg) {
   struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
@@ -33,7 +41,7 @@ static int listen_on(const struct server_config *cfg) {
   int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   int one = 1;
   if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
-      bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 1024) != 0) {
+      bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, LISTEN_BACKLOG) != 0) {
     log_err("listen on %s:%u: %s", cfg->listen_host, cfg->listen_port,
             strerror(errno));
     if (fd >= 0) close(fd);
@@ -98,6 +106,7 @@ int server_init(struct server *srv, const struct server_config *cfg,
   srv->tun_ev.kind = EV_TUN;
   srv->sig_ev.kind = EV_SIGNAL;
   srv->now_ms = zt_now_ms();
+  refusals_init(srv);
   signal(SIGPIPE, SIG_IGN); /* a peer that vanishes must not kill us */
   sigemptyset(&mask);
   sigaddset(&mask, SIGTERM);
@@ -114,7 +123,9 @@ int server_init(struct server *srv, const struct server_config *cfg,
   }
   srv->by_index = calloc(srv->pool.size, sizeof(*srv->by_index));
   srv->pkt = malloc(ZT_MAX_DATA);
-  if (!srv->by_index || !srv->pkt) {
+  srv->sources = src_limits_new(cfg->max_handshakes, cfg->max_handshakes_per_source,
+                                cfg->connect_rate_per_source);
+  if (!srv->by_index || !srv->pkt || !srv->sources) {
     log_err("out of memory");
     return 0;
   }
@@ -129,7 +140,7 @@ int server_init(struct server *srv, const struct server_config *cfg,
     if (srv->listen_fd >= 0) log_err("event setup: %s", strerror(errno));
     return 0;
   }
-  if (!control_open(srv)) return 0;
+  if (!control_open(srv) || !metrics_http_open(srv)) return 0;
   if (cfg->has_udp_listen)
     log_warn("udp_listen: the UDP data channel is not available in this version; "
              "data uses the TLS stream");
@@ -175,9 +186,28 @@ static void flush_dirty(struct server *srv) {
   }
 }
 
+/* Checks the limits in order: handshakes in progress in all, then from
+ * this source, then this source's connect rate. Returns 1 when |fd| may
+ * start a handshake (counted for |src|), else refuses it. */
+static int admit_connection(struct server *srv, int fd, const struct src_key *src) {
+  if (srv->nhandshakes >= srv->cfg->max_handshakes) {
+    refuse(srv, fd, REFUSE_HANDSHAKES, src);
+    return 0;
+  }
+  switch (src_limits_admit(srv->sources, src, srv->now_ms)) {
+    case SRC_ADMIT: return 1;
+    case SRC_HANDSHAKES: refuse(srv, fd, REFUSE_SOURCE_HANDSHAKES, src); return 0;
+    case SRC_RATE: refuse(srv, fd, REFUSE_SOURCE_RATE, src); return 0;
+    case SRC_FULL: break;
+  }
+  refuse(srv, fd, REFUSE_HANDSHAKES, src);
+  return 0;
+}
+
 static void accept_clients(struct server *srv) {
-  for (int i = 0; i < EPOLL_BATCH; i++) {
+  for (int i = 0; i < ACCEPT_BATCH; i++) {
     struct sockaddr_storage ss;
+    struct src_key src;
     socklen_t len = sizeof(ss);
     int fd = accept4(srv->listen_fd, (struct sockaddr *)&ss, &len,
                      SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -187,16 +217,13 @@ static void accept_clients(struct server *srv) {
       return;
     }
     srv->counters.connections++;
-    if (srv->nhandshakes >= SERVER_MAX_HANDSHAKES ||
-        srv->nsessions >= srv->cfg->max_sessions + SERVER_MAX_HANDSHAKES) {
-      char peer[64];
-      srv->counters.refused++;
-      log_warn("refused connection from %s: too many connections in progress",
-               zt_sockaddr_format((struct sockaddr *)&ss, peer, sizeof(peer)));
-      close(fd);
+    if (!src_key_from_sockaddr((struct sockaddr *)&ss, &src)) {
+      close(fd); /* not IP: cannot happen on our listener */
       continue;
     }
-    session_accept(srv, fd, (struct sockaddr *)&ss);
+    if (!admit_connection(srv, fd, &src)) continue;
+    if (!session_accept(srv, fd, (struct sockaddr *)&ss, &src))
+      src_limits_release(srv->sources, &src);
   }
 }
 
@@ -233,6 +260,8 @@ int server_run(struct server *srv) {
         case EV_SIGNAL: on_signal(srv); break;
         case EV_CONTROL:
         case EV_CONTROL_CONN: control_on_event(srv, src, evs[i].events); break;
+        case EV_METRICS:
+        case EV_METRICS_CONN: metrics_http_on_event(srv, src, evs[i].events); break;
         case EV_SESSION:
           /* Only a session's own handler closes it during the batch, so no
            * later event of this batch refers to a freed session. */
@@ -252,10 +281,11 @@ int server_run(struct server *srv) {
   return 0;
 }
 
-void server_free(struct server *srv) {
+void server_release(struct server *srv) {
   while (srv->sessions)
     session_close(srv->sessions, ZT_REASON_SHUTDOWN, "server shutting down");
   control_close(srv);
+  metrics_http_close(srv);
   if (srv->listen_fd >= 0) close(srv->listen_fd);
   if (srv->sig_fd >= 0) close(srv->sig_fd);
   if (srv->epfd >= 0) close(srv->epfd);
@@ -266,8 +296,16 @@ void server_free(struct server *srv) {
   policy_free(srv->policy);
   zt_pool_free(&srv->pool);
   zt_timers_free(&srv->timers);
+  src_limits_free(srv->sources);
   free(srv->by_index);
   free(srv->pkt);
+  srv->sources = NULL;
+  srv->by_index = NULL;
+  srv->pkt = NULL;
+}
+
+void server_free(struct server *srv) {
+  server_release(srv);
   const struct server_counters *c = &srv->counters;
   log_info("stopped: %llu connections, %llu admitted, %llu refused at accept, "
            "drops: spoofed %llu, malformed %llu, no-session %llu, queue-full %llu, "

@@ -10,15 +10,15 @@
 #include "config.h"
 #include "counters.h"
 #include "credentials.h"
+#include "metrics.h"
 #include "acl_cache.h"
 #include "policy.h"
 #include "pool.h"
+#include "refusals.h"
 #include "session.h"
+#include "source_limits.h"
 #include "timers.h"
 #include "tun.h"
-
-/* Handshakes in progress at once; more wait in the kernel's accept queue. */
-#define SERVER_MAX_HANDSHAKES 256
 
 struct server {
   const struct server_config *cfg;
@@ -31,17 +31,21 @@ struct server {
   struct policy *policy;        /* in force; replaced whole by a reload */
   struct acl_cache *acls;       /* compiled pairs of |policy|, shared */
   struct server_control *ctl;   /* control socket, NULL without one */
+  struct metrics_http *metrics; /* metrics listener, NULL without one */
   struct zt_pool pool;          /* indices for pool4 (and pool6 alike) */
   struct session **by_index;    /* pool index -> established session */
   struct zt_timers timers;
   struct session *sessions;     /* every session, for shutdown */
   unsigned nsessions, nhandshakes;
+  struct src_limits *sources;   /* per-source handshakes and connect rate */
+  struct refusals refusals;     /* connections refused at accept */
   uint64_t next_id;
   struct session *dirty;        /* sessions with output queued this batch */
   uint64_t now_ms;              /* clock of the current loop iteration */
   int stopping;
   int reload_pending;           /* SIGHUP seen: reload after this batch */
   struct server_counters counters;
+  struct session_totals ended;  /* what ended sessions carried, for metrics */
   time_t started;               /* wall clock, for status */
   uint64_t reloads, reload_failures;
   uint64_t generation;          /* bumped by every reload that took effect */
@@ -58,6 +62,9 @@ int server_init(struct server *srv, const struct server_config *cfg,
 int server_run(struct server *srv);
 /* server_free closes every session with a reason and releases everything. */
 void server_free(struct server *srv);
+/* server_release is server_free without the closing statistics: for the
+ * privileged parent of privilege separation, which never served. */
+void server_release(struct server *srv);
 
 /* server_session_for_addr finds the established session holding tunnel
  * address |ip|: O(1) through the pool index. */

@@ -25,6 +25,15 @@
 /* Bytes a session may have queued for sending before its packets drop. */
 #define SESSION_OUT_MAX (512 * 1024)
 
+const char *refuse_reason_name(enum refuse_reason r) {
+  static const char *const names[REFUSE_MAX] = {
+      [REFUSE_HANDSHAKES] = "handshakes",
+      [REFUSE_SOURCE_HANDSHAKES] = "source-handshakes",
+      [REFUSE_SOURCE_RATE] = "source-rate",
+  };
+  return (unsigned)r < REFUSE_MAX ? names[r] : "unknown";
+}
+
 const char *drop_reason_name(enum drop_reason r) {
   static const char *const names[DROP_MAX] = {
       [DROP_SPOOFED_SOURCE] = "spoofed-source", [DROP_MALFORMED] = "malformed",
@@ -35,6 +44,15 @@ const char *drop_reason_name(enum drop_reason r) {
 }
 
 static void session_timer(void *arg);
+
+/* Ends the handshake phase of |s| (admitted, or closed before that): the
+ * only place that gives back what accept counted. */
+static void handshake_over(struct session *s) {
+  if (!s->src_counted) return;
+  s->src_counted = 0;
+  s->srv->nhandshakes--;
+  src_limits_release(s->srv->sources, &s->src);
+}
 
 static void set_epoll(struct session *s, uint32_t events) {
   if (events == s->epoll_events) return;
@@ -52,6 +70,10 @@ static void arm_timer(struct session *s) {
     uint64_t ping = s->last_tx_ms + ka;
     when = dead < ping ? dead : ping;
     if (s->expires_ms < when) when = s->expires_ms;
+    if (cfg->idle_timeout) {
+      uint64_t idle = s->last_data_ms + cfg->idle_timeout * 1000ull;
+      if (idle < when) when = idle;
+    }
   }
   zt_timer_arm(&s->srv->timers, &s->timer, when);
 }
@@ -73,7 +95,7 @@ void session_set_expiry(struct session *s) {
 void session_arm_timer(struct session *s) { arm_timer(s); }
 
 struct session *session_accept(struct server *srv, int fd,
-                               const struct sockaddr *peer) {
+                               const struct sockaddr *peer, const struct src_key *src) {
   struct session *s = calloc(1, sizeof(*s));
   if (!s) {
     close(fd);
@@ -109,6 +131,8 @@ struct session *session_accept(struct server *srv, int fd,
   srv->sessions = s;
   srv->nsessions++;
   srv->nhandshakes++;
+  s->src = *src;
+  s->src_counted = 1;
   log_debug("session %llu: connection from %s", (unsigned long long)s->id, s->peer);
   return s;
 }
@@ -165,7 +189,7 @@ static void session_teardown(struct session *s, uint16_t code, const char *why,
   } else {
     audit_reject(s, code, why);
     srv->counters.rejected[code < REASON_SLOTS ? code : 0]++;
-    srv->nhandshakes--;
+    handshake_over(s);
   }
   zt_timer_cancel(&srv->timers, &s->timer);
   epoll_ctl(srv->epfd, EPOLL_CTL_DEL, s->conn.fd, NULL);
@@ -182,6 +206,8 @@ static void session_teardown(struct session *s, uint16_t code, const char *why,
   else srv->sessions = s->next;
   if (s->next) s->next->prev = s->prev;
   srv->nsessions--;
+  /* After the last write: the totals keep what the session carried. */
+  metrics_session_ended(&srv->ended, s, code);
   zt_conn_free(&s->conn);
   sk_X509_pop_free(s->device_chain, X509_free);
   sk_X509_pop_free(s->user_chain, X509_free);
@@ -199,6 +225,7 @@ static void session_timer(void *arg) {
   struct session *s = arg;
   uint64_t now = s->srv->now_ms;
   if (s->state != SS_ESTABLISHED) {
+    s->srv->counters.handshake_timeouts++;
     session_close(s, ZT_REASON_TIMEOUT, "handshake not completed in time");
     return;
   }
@@ -207,6 +234,14 @@ static void session_timer(void *arg) {
     snprintf(why, sizeof(why), "%s certificate expired", s->expiring);
     s->srv->counters.revoked++;
     session_close(s, ZT_REASON_REVOKED, why);
+    return;
+  }
+  unsigned idle = s->srv->cfg->idle_timeout;
+  if (idle && now - s->last_data_ms >= idle * 1000ull) {
+    char why[96];
+    snprintf(why, sizeof(why), "idle: no tunnel data for %u s (idle_timeout)", idle);
+    s->srv->counters.idle_timeouts++;
+    session_close(s, ZT_REASON_TIMEOUT, why);
     return;
   }
   uint64_t ka = s->srv->cfg->keepalive * 1000ull;
@@ -219,6 +254,9 @@ static void session_timer(void *arg) {
     if (!session_flush(s)) return;
     s->last_tx_ms = now; /* even if the bytes wait in the queue */
   }
+  /* At least once per keepalive interval: an idle session keeps no output
+   * buffer, a busy one reallocates it this seldom. */
+  zt_conn_trim(&s->conn);
   arm_timer(s);
 }
 
@@ -424,9 +462,9 @@ static int admit(struct session *s) {
   }
   s->state = SS_ESTABLISHED;
   srv->by_index[s->pool_index] = s;
-  srv->nhandshakes--;
+  handshake_over(s);
   srv->counters.admitted++;
-  s->last_rx_ms = srv->now_ms;
+  s->last_rx_ms = s->last_data_ms = srv->now_ms;
   session_set_expiry(s);
   audit_admit(s);
   if (!session_flush(s)) return 0;
@@ -472,6 +510,7 @@ static int on_message(struct session *s, uint8_t type, CBS body) {
   }
   switch (type) {
     case ZT_MSG_DATA:
+      s->last_data_ms = s->srv->now_ms; /* keepalives do not count */
       forward_to_tun(s, CBS_data(&body), CBS_len(&body));
       return 1;
     case ZT_MSG_KEEPALIVE:

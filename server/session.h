@@ -14,6 +14,7 @@
 #include "conntrack.h"
 #include "counters.h"
 #include "identity.h"
+#include "source_limits.h"
 #include "timers.h"
 
 struct server;
@@ -25,7 +26,10 @@ enum session_state {
 };
 
 /* What an epoll event refers to: the first member of each owner. */
-enum ev_kind { EV_LISTEN, EV_TUN, EV_SIGNAL, EV_SESSION, EV_CONTROL, EV_CONTROL_CONN };
+enum ev_kind {
+  EV_LISTEN, EV_TUN, EV_SIGNAL, EV_SESSION, EV_CONTROL, EV_CONTROL_CONN,
+  EV_METRICS, EV_METRICS_CONN
+};
 struct ev_source {
   enum ev_kind kind;
 };
@@ -37,6 +41,8 @@ struct session {
   enum session_state state;
   struct zt_conn conn;
   char peer[64];             /* "ADDR:PORT" of the client */
+  struct src_key src;        /* its source, for the per-source limits */
+  int src_counted;           /* a handshake of |src| is counted: until admission */
   struct zt_identity device; /* valid from SS_AWAIT_PROOF on */
   struct zt_identity user;   /* valid in SS_ESTABLISHED */
   /* The verified chains (leaf first), kept to verify them again against
@@ -54,6 +60,7 @@ struct session {
   uint8_t routes_digest[32]; /* SHA-256 of the ROUTES body last pushed */
   uint64_t generation;       /* srv->generation (reload count) at accept */
   uint64_t last_rx_ms, last_tx_ms;
+  uint64_t last_data_ms;     /* last DATA from the client, for idle_timeout */
   time_t since;
   uint64_t pkts_in, pkts_out; /* in: from the client to the network */
   uint64_t drops[DROP_MAX];
@@ -65,9 +72,12 @@ struct session {
 };
 
 /* session_accept takes over connected socket |fd| from |peer| and starts the
- * TLS handshake. Returns the session or NULL (the fd is then closed). */
+ * TLS handshake. The handshake that accept counted for source |src| (in
+ * srv->sources) is the session's from then on: it ends it exactly once, at
+ * admission or at close. Returns the session or NULL (the fd is then
+ * closed, and the caller still owns the handshake count). */
 struct session *session_accept(struct server *srv, int fd,
-                               const struct sockaddr *peer);
+                               const struct sockaddr *peer, const struct src_key *src);
 
 /* session_on_io handles epoll |events| for |s|; it may free |s|. */
 void session_on_io(struct session *s, uint32_t events);

@@ -35,7 +35,9 @@ static void usage(FILE *f) {
           "  kill id N            end session N (server)\n"
           "  kill user NAME       end every session of user NAME (server)\n"
           "  kill device NAME     end every session of device NAME (server)\n"
-          "  reload               re-read the CRLs and the policy (server)\n");
+          "  reload               re-read the CRLs and the policy (server)\n"
+          "  metrics              counters in the Prometheus text format (server;\n"
+          "                       no --json)\n");
 }
 
 static void die(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
@@ -55,7 +57,7 @@ static void make_request(int json, int argc, char **argv, uint8_t **out, size_t 
   static const struct {
     const char *cmd;
     int nargs;
-  } cmds[] = {{"status", 0}, {"sessions", 0}, {"reload", 0}, {"kill", 2}};
+  } cmds[] = {{"status", 0}, {"sessions", 0}, {"reload", 0}, {"kill", 2}, {"metrics", 0}};
   char line[ZT_CTL_MAX_REQUEST + 1], err[128];
   struct zt_ctl_request req;
   size_t i, n;

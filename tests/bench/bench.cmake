@@ -1,4 +1,13 @@
 # Benchmarks: built with the tests, never registered with ctest (they
-# measure, they do not judge). tests/bench/policy.sh runs policy_bench.
+# measure, they do not judge); tests/bench/README.md lists them.
+# tests/bench/policy.sh runs policy_bench; throughput.sh, handshakes.sh and
+# session_memory.sh run as root with network namespaces, the last two with
+# ztvpn-hsload.
 add_executable(policy_bench bench/policy_bench.c)
 target_link_libraries(policy_bench PRIVATE ztserver)
+
+# ztvpn-hsload: the handshake load generator of handshakes.sh and
+# session_memory.sh; it speaks the protocol with the client's own code.
+find_package(Threads REQUIRED)
+add_executable(ztvpn-hsload bench/hsload.c)
+target_link_libraries(ztvpn-hsload PRIVATE ztclient Threads::Threads)

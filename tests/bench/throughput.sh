@@ -7,17 +7,24 @@
 # tunnel/plain ratios; it does not judge the numbers.
 #
 #   sudo tests/bench/throughput.sh
+#   sudo ZT_BENCH_SANDBOX=both tests/bench/throughput.sh   # the sandbox's cost
 #
 # Environment: ZT_BUILD (default <repo>/build), ZT_BENCH_SECONDS (length of
 # each iperf3 run, default 10), ZT_DEBUG=1 (debug logging in the programs,
-# default off here). Needs root, iperf3 and python3.
+# default off here), ZT_BENCH_SANDBOX=both (run the ztvpn columns twice,
+# with `sandbox = true;` and `sandbox = false;` in server.conf, and print
+# their ratio; unset: the server's default). Needs root, iperf3 and python3.
 set -euo pipefail
 export ZT_DEBUG=${ZT_DEBUG:-0}
 # shellcheck source=SCRIPTDIR/../integration/lib.sh
 . "$(dirname "$0")/../integration/lib.sh"
+# shellcheck source=SCRIPTDIR/gateway.sh
+. "$(dirname "$0")/gateway.sh"
 
 secs=${ZT_BENCH_SECONDS:-10}
 [[ $secs =~ ^[1-9][0-9]*$ ]] || { echo "ZT_BENCH_SECONDS must be a positive integer" >&2; exit 2; }
+sandbox=${ZT_BENCH_SANDBOX:-}
+[[ -z $sandbox || $sandbox == both ]] || { echo "ZT_BENCH_SANDBOX must be 'both' or unset" >&2; exit 2; }
 
 zt_init bench
 for tool in iperf3 python3; do
@@ -69,21 +76,6 @@ plain_down=$(iperf plain-down -R)
 ip -n "$NS_L1" route del 198.51.100.0/24 via "$GW_LAN"
 ip -n "$NS_CORP" route del 192.0.2.0/24 via "$GW_CORP"
 
-log "through ztvpn: laptop -> ztvpn0 -> TLS to 192.0.2.1:8443 -> corp"
-write_server_conf "$ZT_TMP/gw/server.conf"
-write_client_conf "$ZT_TMP/laptop1/client.conf" \
-	"$ZT_PKI/devices/laptop-042" "$ZT_PKI/users/alice"
-start_server server || bail "ztvpn-server did not start"
-start_client client "$NS_L1" "$ZT_TMP/laptop1/client.conf" ||
-	bail "the tunnel did not come up"
-route_dev "$NS_L1" 198.51.100.0/24 ztvpn0 || bail "198.51.100.0/24 is not routed via ztvpn0"
-vpn_up=$(iperf vpn-up)
-vpn_down=$(iperf vpn-down -R)
-bg_stop client
-bg_stop server
-bg_forget client
-bg_forget server
-
 # A policy of 1,000 rules: 800 for other users and groups, 199 that apply to
 # alice on laptop-042 (ports on single hosts), one deny, and the rule that
 # lets iperf3 through; the decision per packet must not care how many.
@@ -102,23 +94,89 @@ write_policy() {
 	echo '  { name = "iperf"; users = [ "alice" ]; devices = [ "laptop-042" ]; allow = [ "198.51.100.0/24 tcp/5201 icmp" ]; }'
 	echo ');'
 }
+mkdir -p "$ZT_TMP/gw"
 write_policy >"$ZT_TMP/gw/policy.conf"
-write_server_conf "$ZT_TMP/gw/server.conf" 'policy = "policy.conf";'
-log "through ztvpn with a 1,000-rule policy enforced on every packet"
-start_server server || bail "ztvpn-server did not start with the policy"
-start_client client "$NS_L1" "$ZT_TMP/laptop1/client.conf" ||
-	bail "the tunnel did not come up with the policy"
-pol_up=$(iperf pol-up)
-pol_down=$(iperf pol-down -R)
+write_client_conf "$ZT_TMP/laptop1/client.conf" \
+	"$ZT_PKI/devices/laptop-042" "$ZT_PKI/users/alice"
 
-printf '\nTCP throughput, iperf3, %d s per run (Mbit/s)\n' "$secs"
-printf '%-22s %10s %12s %8s %14s %8s\n' direction "plain" "allow-all" ratio "1,000 rules" "ratio"
-for dir in up down; do
-	if [[ $dir == up ]]; then
-		label="laptop -> corp" p=$plain_up v=$vpn_up e=$pol_up
+# vpn_runs TAG [SETTING]: the ztvpn columns, with SETTING (e.g. "sandbox =
+# false;") added to server.conf: allow-all up and down, then the 1,000-rule
+# policy up and down, into VPN[TAG-up], VPN[TAG-down], POL[TAG-up],
+# POL[TAG-down].
+declare -A VPN=() POL=()
+vpn_runs() {
+	local tag=$1 setting=${2:-}
+	log "through ztvpn${setting:+ ($setting)}: laptop -> ztvpn0 -> TLS to 192.0.2.1:8443 -> corp"
+	write_server_conf "$ZT_TMP/gw/server.conf" "$setting"
+	start_server "server-$tag" || bail "ztvpn-server did not start"
+	start_client "client-$tag" "$NS_L1" "$ZT_TMP/laptop1/client.conf" ||
+		bail "the tunnel did not come up"
+	route_dev "$NS_L1" 198.51.100.0/24 ztvpn0 || bail "198.51.100.0/24 is not routed via ztvpn0"
+	VPN[$tag-up]=$(iperf "vpn-$tag-up")
+	VPN[$tag-down]=$(iperf "vpn-$tag-down" -R)
+	bg_stop "client-$tag"
+	bg_stop "server-$tag"
+
+	write_server_conf "$ZT_TMP/gw/server.conf" "policy = \"policy.conf\";
+$setting"
+	log "through ztvpn with a 1,000-rule policy enforced on every packet${setting:+ ($setting)}"
+	start_server "server-$tag-pol" || bail "ztvpn-server did not start with the policy"
+	start_client "client-$tag-pol" "$NS_L1" "$ZT_TMP/laptop1/client.conf" ||
+		bail "the tunnel did not come up with the policy"
+	POL[$tag-up]=$(iperf "pol-$tag-up")
+	POL[$tag-down]=$(iperf "pol-$tag-down" -R)
+	bg_stop "client-$tag-pol"
+	bg_stop "server-$tag-pol"
+}
+
+# The table of one set of ztvpn columns against plain routing.
+print_table() {
+	local tag=$1 title=$2 dir label p v e
+	printf '\nTCP throughput, iperf3, %d s per run (Mbit/s)%s\n' "$secs" "$title"
+	printf '%-22s %10s %12s %8s %14s %8s\n' direction "plain" "allow-all" ratio "1,000 rules" "ratio"
+	for dir in up down; do
+		if [[ $dir == up ]]; then
+			label="laptop -> corp" p=$plain_up
+		else
+			label="corp -> laptop (-R)" p=$plain_down
+		fi
+		v=${VPN[$tag-$dir]} e=${POL[$tag-$dir]}
+		printf '%-22s %10s %12s %8s %14s %8s\n' "$label" "$p" "$v" "$(ratio "$v" "$p")" \
+			"$e" "$(ratio "$e" "$v")"
+	done
+}
+
+if [[ -z $sandbox ]]; then
+	vpn_runs default
+	print_table default ""
+	exit 0
+fi
+
+modes=()
+write_server_conf "$ZT_TMP/gw/server.conf"
+for mode in true false; do
+	if server_accepts "$ZT_TMP/gw/server.conf" "sandbox = $mode;"; then
+		modes+=("$mode")
 	else
-		label="corp -> laptop (-R)" p=$plain_down v=$vpn_down e=$pol_down
+		log "sandbox key not supported by this build: no column for sandbox = $mode"
+		echo "sandbox key not supported by this build"
 	fi
-	printf '%-22s %10s %12s %8s %14s %8s\n' "$label" "$p" "$v" "$(ratio "$v" "$p")" \
-		"$e" "$(ratio "$e" "$v")"
 done
+for mode in "${modes[@]}"; do
+	vpn_runs "sandbox-$mode" "sandbox = $mode;"
+	print_table "sandbox-$mode" ", sandbox = $mode"
+done
+if ((${#modes[@]} == 2)); then
+	printf '\nCost of the sandbox: throughput with sandbox = true / with sandbox = false\n'
+	printf '%-22s %10s %10s %8s %12s %12s %8s\n' direction "allow-all" "no sandbox" ratio \
+		"1,000 rules" "no sandbox" ratio
+	for dir in up down; do
+		label="laptop -> corp"
+		[[ $dir == up ]] || label="corp -> laptop (-R)"
+		printf '%-22s %10s %10s %8s %12s %12s %8s\n' "$label" \
+			"${VPN[sandbox-true-$dir]}" "${VPN[sandbox-false-$dir]}" \
+			"$(ratio "${VPN[sandbox-true-$dir]}" "${VPN[sandbox-false-$dir]}")" \
+			"${POL[sandbox-true-$dir]}" "${POL[sandbox-false-$dir]}" \
+			"$(ratio "${POL[sandbox-true-$dir]}" "${POL[sandbox-false-$dir]}")"
+	done
+fi

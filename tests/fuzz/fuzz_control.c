@@ -57,7 +57,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (zt_ctl_request_parse(in, &r, err, sizeof(err))) {
     FUZZ_CHECK(size <= ZT_CTL_MAX_REQUEST && data[size - 1] == '\n');
     FUZZ_CHECK(r.cmd == ZT_CTL_STATUS || r.cmd == ZT_CTL_SESSIONS ||
-               r.cmd == ZT_CTL_KILL || r.cmd == ZT_CTL_RELOAD);
+               r.cmd == ZT_CTL_KILL || r.cmd == ZT_CTL_RELOAD || r.cmd == ZT_CTL_METRICS);
+    if (r.cmd == ZT_CTL_METRICS) FUZZ_CHECK(!r.json);
     if (r.cmd == ZT_CTL_KILL && r.by == ZT_CTL_KILL_ID) FUZZ_CHECK(r.id != 0);
     if (r.cmd == ZT_CTL_KILL && r.by != ZT_CTL_KILL_ID) {
       size_t n = strnlen(r.name, sizeof(r.name));

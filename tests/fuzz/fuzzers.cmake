@@ -28,7 +28,7 @@ function(zt_fuzzer name)
            COMMAND fuzz_${name} -runs=${ZF_RUNS} -max_len=70000
                    -artifact_prefix=${CMAKE_CURRENT_BINARY_DIR}/fuzz-corpus/${name}-
                    ${scratch} ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/${name})
-  set_tests_properties(fuzz.${name} PROPERTIES LABELS fuzz TIMEOUT 120
+  set_tests_properties(fuzz.${name} PROPERTIES LABELS fuzz TIMEOUT 300
     ENVIRONMENT "LSAN_OPTIONS=suppressions=${CMAKE_CURRENT_SOURCE_DIR}/fuzz/lsan.supp")
 endfunction()
 
@@ -60,3 +60,16 @@ target_link_libraries(fuzz_policy PRIVATE ztserver)
 # corpus/flow come from fuzz/mkcorpus.py).
 zt_fuzzer(flow)
 target_link_libraries(fuzz_flow PRIVATE ztserver)
+
+# fuzz_metrics_http: the metrics listener's HTTP request parser and the
+# response it chooses (server/http_request.c, server/metrics_http.c).
+zt_fuzzer(metrics_http)
+target_link_libraries(fuzz_metrics_http PRIVATE ztserver)
+
+# ztvpn-pki (common/pki): fuzz_pki_index, the issued-certificates index
+# parser (a file); fuzz_pki_args, what it parses from its command line
+# (names, --org, --san, times, --days, --serial, --reason).
+zt_fuzzer(pki_index)
+target_link_libraries(fuzz_pki_index PRIVATE ztpki)
+zt_fuzzer(pki_args)
+target_link_libraries(fuzz_pki_args PRIVATE ztpki)

@@ -5,6 +5,7 @@
 # or, outside ctest: sudo tests/integration/run-all.sh [NAME...]
 set(ZT_INTEGRATION_TESTS
   pki
+  pki_tool
   config_errors
   tunnel
   two_clients
@@ -15,17 +16,33 @@ set(ZT_INTEGRATION_TESTS
   ipv6
   keepalive
   limits
+  preauth
   policy
   revocation
   reload
   ctl
   full_tunnel
+  sandbox
+  metrics
 )
 foreach(name IN LISTS ZT_INTEGRATION_TESTS)
   add_test(NAME integration.${name}
            COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_${name}.sh)
   set_tests_properties(integration.${name} PROPERTIES
     ENVIRONMENT "ZT_BUILD=${CMAKE_BINARY_DIR}"
+    LABELS integration
+    RUN_SERIAL TRUE
+    TIMEOUT 300
+    SKIP_RETURN_CODE 77)
+endforeach()
+
+# The same tests once more on a PKI made by ztvpn-pki (tests/pki/mkpki-tool.sh)
+# instead of the openssl CLI: integration.NAME.pkitool.
+foreach(name IN ITEMS tunnel rejections revocation)
+  add_test(NAME integration.${name}.pkitool
+           COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_${name}.sh)
+  set_tests_properties(integration.${name}.pkitool PROPERTIES
+    ENVIRONMENT "ZT_BUILD=${CMAKE_BINARY_DIR};ZT_PKI_MAKER=tool"
     LABELS integration
     RUN_SERIAL TRUE
     TIMEOUT 300

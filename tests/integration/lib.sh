@@ -34,7 +34,13 @@ ZT_BUILD=$(realpath -m "${ZT_BUILD:-$ZT_REPO/build}")
 SERVER_BIN=$ZT_BUILD/server/ztvpn-server
 CLIENT_BIN=$ZT_BUILD/client/ztvpn-client
 TESTPEER_BIN=$ZT_BUILD/tests/tools/ztvpn-testpeer
+# The test PKI's maker: mkpki.sh (openssl CLI) by default; with
+# ZT_PKI_MAKER=tool, mkpki-tool.sh (the same PKI made by ztvpn-pki).
 MKPKI=$ZT_REPO/tests/pki/mkpki.sh
+if [[ ${ZT_PKI_MAKER:-openssl} == tool ]]; then
+	MKPKI=$ZT_REPO/tests/pki/mkpki-tool.sh
+	export ZTVPN_PKI=$ZT_BUILD/common/pki/ztvpn-pki
+fi
 
 # Addresses of the topology.
 GW_LAN=192.0.2.1
@@ -402,11 +408,17 @@ topo_v6() {
 	log "IPv6 on the corp link: $GW_CORP6 -- $CORP_ADDR6"
 }
 
-# zt_pki: make the test PKI in $ZT_TMP/pki with mkpki.sh.
+# zt_pki: make the test PKI in $ZT_TMP/pki with $MKPKI (mkpki.sh, or
+# mkpki-tool.sh when ZT_PKI_MAKER=tool).
 zt_pki() {
+	case ${ZT_PKI_MAKER:-openssl} in
+	openssl | tool) ;;
+	*) bail "ZT_PKI_MAKER=$ZT_PKI_MAKER: expected openssl or tool" ;;
+	esac
 	ZT_PKI=$ZT_TMP/pki
+	log "test PKI made by ${MKPKI##*/}"
 	"$MKPKI" "$ZT_PKI" >"$ZT_TMP/mkpki.out" 2>&1 ||
-		{ diag "$ZT_TMP/mkpki.out"; bail "mkpki.sh failed"; }
+		{ diag "$ZT_TMP/mkpki.out"; bail "${MKPKI##*/} failed"; }
 }
 
 # --- configuration files -----------------------------------------------------

@@ -143,6 +143,33 @@ static void test_full_tunnel(void **state) {
   assert_int_equal(f->cfg.full_tunnel, 1);
 }
 
+/* The pre-authentication limits as set, and the per-source default
+ * following a max_handshakes below it. */
+static void test_limits(void **state) {
+  struct fixture *f = *state;
+  const struct ct_edit set = {23, 23,
+                              "max_sessions = 99; max_handshakes = 1000;\n"
+                              "max_handshakes_per_source = 1000; connect_rate_per_source = 100000;\n"
+                              "idle_timeout = 604800;"};
+  if (!load_edit(f, &set)) fail_msg("%s", f->ct.err);
+  assert_int_equal(f->cfg.max_sessions, 99);
+  assert_int_equal(f->cfg.max_handshakes, 1000);
+  assert_int_equal(f->cfg.max_handshakes_per_source, 1000);
+  assert_int_equal(f->cfg.connect_rate_per_source, 100000);
+  assert_int_equal(f->cfg.idle_timeout, 604800);
+  const struct ct_edit small = {23, 23, "max_handshakes = 4; idle_timeout = 10;"};
+  if (!load_edit(f, &small)) fail_msg("%s", f->ct.err);
+  assert_int_equal(f->cfg.max_handshakes, 4);
+  assert_int_equal(f->cfg.max_handshakes_per_source, 4);
+  assert_int_equal(f->cfg.idle_timeout, 10);
+  const struct ct_edit lowest = {23, 23, "max_handshakes = 1; connect_rate_per_source = 1; idle_timeout = 0;"};
+  if (!load_edit(f, &lowest)) fail_msg("%s", f->ct.err);
+  assert_int_equal(f->cfg.max_handshakes, 1);
+  assert_int_equal(f->cfg.max_handshakes_per_source, 1);
+  assert_int_equal(f->cfg.connect_rate_per_source, 1);
+  assert_int_equal(f->cfg.idle_timeout, 0);
+}
+
 static void test_defaults(void **state) {
   struct fixture *f = *state;
   ct_write(f->ct.path, minimal, sizeof(minimal) / sizeof(minimal[0]), NULL);
@@ -162,6 +189,10 @@ static void test_defaults(void **state) {
   assert_int_equal(c->keepalive, ZT_DEFAULT_KEEPALIVE);
   assert_int_equal(c->handshake_timeout, ZT_HANDSHAKE_TIMEOUT);
   assert_int_equal(c->max_sessions, 1024);
+  assert_int_equal(c->max_handshakes, 256);
+  assert_int_equal(c->max_handshakes_per_source, 16);
+  assert_int_equal(c->connect_rate_per_source, 20);
+  assert_int_equal(c->idle_timeout, 0);
   assert_prefix(&c->pool4, "10.9.0.0/30"); /* the smallest pool: one client */
   assert_int_equal(c->has_pool6, 0);
   assert_int_equal(c->nroutes, 0);
@@ -322,6 +353,32 @@ static const struct ct_err_case err_cases[] = {
     {"full_tunnel type", {20, 20, "  full_tunnel = 1;"}, 20,
      "'full_tunnel' must be true or false"},
     {"policy type", {25, 25, "policy = [ \"a.conf\" ];"}, 25, "'policy' must be a string"},
+    /* pre-authentication limits */
+    {"max_handshakes 0", {23, 23, "max_handshakes = 0;"}, 23,
+     "'max_handshakes' must be between 1 and 65535"},
+    {"max_handshakes high", {23, 23, "max_handshakes = 65536;"}, 23,
+     "'max_handshakes' must be between 1 and 65535"},
+    {"max_handshakes string", {23, 23, "max_handshakes = \"256\";"}, 23,
+     "'max_handshakes' must be an integer"},
+    {"per source 0", {23, 23, "max_handshakes_per_source = 0;"}, 23,
+     "'max_handshakes_per_source' must be between 1 and 65535"},
+    {"per source above total", {22, 23, "max_handshakes = 8;\nmax_handshakes_per_source = 9;"},
+     23, "'max_handshakes_per_source' (9) must not exceed max_handshakes (8)"},
+    {"per source above default total", {23, 23, "max_handshakes_per_source = 257;"}, 23,
+     "must not exceed max_handshakes (256)"},
+    {"rate 0", {23, 23, "connect_rate_per_source = 0;"}, 23,
+     "'connect_rate_per_source' must be between 1 and 100000"},
+    {"rate high", {23, 23, "connect_rate_per_source = 100001;"}, 23,
+     "'connect_rate_per_source' must be between 1 and 100000"},
+    {"rate float", {23, 23, "connect_rate_per_source = 2.5;"}, 23,
+     "'connect_rate_per_source' must be an integer"},
+    {"idle short", {23, 23, "idle_timeout = 9;"}, 23,
+     "'idle_timeout' must be 0 (never) or between 10 and 604800 seconds"},
+    {"idle negative", {23, 23, "idle_timeout = -1;"}, 23,
+     "'idle_timeout' must be between 0 and 604800"},
+    {"idle week", {23, 23, "idle_timeout = 604801;"}, 23,
+     "'idle_timeout' must be between 0 and 604800"},
+    {"idle bool", {23, 23, "idle_timeout = false;"}, 23, "'idle_timeout' must be an integer"},
 };
 
 static void test_errors(void **state) {
@@ -473,6 +530,7 @@ int main(void) {
       T(test_full_config),    T(test_full_tunnel),    T(test_defaults),       T(test_relative_config_path),
       T(test_errors),         T(test_edges_accepted), T(test_missing_file),
       T(test_include),        T(test_check_files),    T(test_short_err_buffer),
+      T(test_limits),
   };
 #undef T
   return cmocka_run_group_tests(tests, NULL, NULL);
