@@ -90,6 +90,15 @@ static int alpn_select(SSL *ssl, const uint8_t **out, uint8_t *out_len,
   return SSL_TLSEXT_ERR_ALERT_FATAL; /* no_application_protocol */
 }
 
+/* The server's half of a context: client certificates from |device_store|
+ * required, ALPN chosen by us. Takes over |device_store|. */
+static SSL_CTX *server_side(SSL_CTX *ctx, X509_STORE *device_store) {
+  SSL_CTX_set_cert_store(ctx, device_store);
+  SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+  SSL_CTX_set_alpn_select_cb(ctx, alpn_select, NULL);
+  return ctx;
+}
+
 SSL_CTX *zt_tls_server_ctx(const char *cert_file, const char *key_file,
                            X509_STORE *device_store, char *err, size_t errlen) {
   SSL_CTX *ctx = base_ctx(cert_file, key_file, err, errlen);
@@ -97,10 +106,7 @@ SSL_CTX *zt_tls_server_ctx(const char *cert_file, const char *key_file,
     X509_STORE_free(device_store);
     return NULL;
   }
-  SSL_CTX_set_cert_store(ctx, device_store);
-  SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
-  SSL_CTX_set_alpn_select_cb(ctx, alpn_select, NULL);
-  return ctx;
+  return server_side(ctx, device_store);
 }
 
 SSL_CTX *zt_tls_server_ctx_renew(const SSL_CTX *current, X509_STORE *device_store,
@@ -120,10 +126,7 @@ SSL_CTX *zt_tls_server_ctx_renew(const SSL_CTX *current, X509_STORE *device_stor
     X509_STORE_free(device_store);
     return NULL;
   }
-  SSL_CTX_set_cert_store(ctx, device_store);
-  SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
-  SSL_CTX_set_alpn_select_cb(ctx, alpn_select, NULL);
-  return ctx;
+  return server_side(ctx, device_store);
 }
 
 SSL_CTX *zt_tls_client_ctx(const char *cert_file, const char *key_file,

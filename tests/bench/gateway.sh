@@ -60,6 +60,23 @@ bench_nofile() {
 	ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 }
 
+# bench_gateway_up NAME: the benchmark's namespaces (one laptop), a test
+# PKI, the gateway of bench_server_conf running as "server", and alice's
+# client.conf for laptop1 in $HSLOAD_CONF; $BENCH_SERVER_PID is the server's.
+bench_gateway_up() {
+	zt_init "$1"
+	require_bins server "$HSLOAD_BIN"
+	zt_pki
+	topo_up 1
+	bench_laptop_tuning "$NS_L1"
+	bench_nofile
+	bench_server_conf "$ZT_TMP/gw/server.conf"
+	HSLOAD_CONF=$ZT_TMP/laptop1/client.conf
+	write_client_conf "$HSLOAD_CONF" "$ZT_PKI/devices/laptop-042" "$ZT_PKI/users/alice"
+	start_server server || bail "ztvpn-server did not start"
+	BENCH_SERVER_PID=$(bg_pid server)
+}
+
 # tree_pids PID: PID and all its descendants, one per line.
 tree_pids() {
 	local queue=("$1") p c

@@ -27,18 +27,9 @@ runs=${ZT_BENCH_RUNS:-3}
 [[ $secs =~ ^[1-9][0-9]*$ ]] || { echo "ZT_BENCH_SECONDS must be a positive integer" >&2; exit 2; }
 [[ $runs =~ ^[1-9][0-9]?$ ]] || { echo "ZT_BENCH_RUNS must be 1..99" >&2; exit 2; }
 
-zt_init handshakes
-require_bins server "$HSLOAD_BIN"
-zt_pki
-topo_up 1
-bench_laptop_tuning "$NS_L1"
-bench_nofile
-
-bench_server_conf "$ZT_TMP/gw/server.conf"
-conf=$ZT_TMP/laptop1/client.conf
-write_client_conf "$conf" "$ZT_PKI/devices/laptop-042" "$ZT_PKI/users/alice"
-start_server server || bail "ztvpn-server did not start"
-spid=$(bg_pid server)
+bench_gateway_up handshakes
+conf=$HSLOAD_CONF
+spid=$BENCH_SERVER_PID
 
 # hsload NAME ARGS...: one ztvpn-hsload run from laptop1; its log is NAME.
 hsload() {

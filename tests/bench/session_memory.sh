@@ -34,18 +34,9 @@ if ! [[ $hold =~ ^[0-9]+$ ]] || ((hold > 600)); then
 	exit 2
 fi
 
-zt_init session-memory
-require_bins server "$HSLOAD_BIN"
-zt_pki
-topo_up 1
-bench_laptop_tuning "$NS_L1"
-bench_nofile
-
-bench_server_conf "$ZT_TMP/gw/server.conf"
-conf=$ZT_TMP/laptop1/client.conf
-write_client_conf "$conf" "$ZT_PKI/devices/laptop-042" "$ZT_PKI/users/alice"
-start_server server || bail "ztvpn-server did not start"
-spid=$(bg_pid server)
+bench_gateway_up session-memory
+conf=$HSLOAD_CONF
+spid=$BENCH_SERVER_PID
 slog=$(bg_log server)
 sleep 1
 
