@@ -83,8 +83,8 @@ if ((build_opt)); then
 	say "The build and test packages are installed (packaging/install-deps.sh)."
 
 	section "2. Build"
-	say "Building ztvpn (Release) in $ZT_BUILD ..."
-	if ! { cmake -S "$repo" -B "$ZT_BUILD" -DCMAKE_BUILD_TYPE=Release &&
+	say "Building ztvpn (RelWithDebInfo, as the test command does) in $ZT_BUILD ..."
+	if ! { cmake -S "$repo" -B "$ZT_BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo &&
 		cmake --build "$ZT_BUILD" -j"$(nproc)"; } >"$ZT_BUILD/demo-build.log" 2>&1; then
 		tail -n 30 "$ZT_BUILD/demo-build.log"
 		echo "demo.sh: the build failed (log: $ZT_BUILD/demo-build.log)" >&2

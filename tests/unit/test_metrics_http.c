@@ -80,15 +80,11 @@ static const struct parse_case cases[] = {
     {"obs-text in a value is allowed", "GET /" H11 "X-A: caf\xc3\xa9\r\n\r\n", HTTP_OK,
      HTTP_GET, "/"},
     {"CR inside a value", "GET /metrics" H11 "X-A: b\rc\r\n\r\n", HTTP_BAD, 0, NULL},
-    {"NUL inside a value", "GET /metrics" H11 "X-A: b\0c\r\n\r\n", HTTP_BAD, 0, NULL},
     {"HTTP/1.1 without Host", "GET /metrics HTTP/1.1\r\n\r\n", HTTP_BAD, 0, NULL},
     {"two Host fields", "GET /metrics" H11 "host: other\r\n\r\n", HTTP_BAD, 0, NULL},
 };
 
-/* NUL bytes inside a case: its length is that of the literal. */
 static size_t case_len(const struct parse_case *c) {
-  if (strcmp(c->what, "NUL inside a value") == 0)
-    return strlen(c->in) + 1 + strlen(c->in + strlen(c->in) + 1);
   return strlen(c->in);
 }
 
@@ -107,6 +103,12 @@ static void test_parse_table(void **state) {
     assert_true(r.head_len > 0 && r.head_len <= case_len(c));
     assert_memory_equal(c->in + r.head_len - 4, "\r\n\r\n", 4);
   }
+  /* A NUL inside a value: the table's strings end at their first NUL. */
+  static const char nul[] = "GET /metrics" H11 "X-A: b\0c\r\n\r\n";
+  struct http_request r;
+  CBS in;
+  CBS_init(&in, (const uint8_t *)nul, sizeof(nul) - 1);
+  assert_int_equal(http_request_parse(in, &r), HTTP_BAD);
 }
 
 /* A complete head parses the same whatever amount of it has arrived: every
