@@ -75,7 +75,7 @@ int control_answer_status(struct server *srv, int json, uint64_t accepted, uint6
   zt_ctl_kv_u64(&kv, "connections", srv->counters.connections);
   zt_ctl_kv_u64(&kv, "refused", srv->counters.refused);
   zt_ctl_kv_counts(&kv, "refused_by", refuse_names, srv->counters.refused_by, REFUSE_MAX);
-  zt_ctl_kv_u64(&kv, "handshake_timeouts", srv->counters.handshake_timeouts);
+  zt_ctl_kv_u64(&kv, "handshake_timeouts", srv->counters.rejected[ZT_REASON_TIMEOUT]);
   zt_ctl_kv_u64(&kv, "idle_timeouts", srv->counters.idle_timeouts);
   zt_ctl_kv_u64(&kv, "admitted", srv->counters.admitted);
   zt_ctl_kv_counts(&kv, "rejected", reason_names, reason_counts, nreasons);

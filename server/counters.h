@@ -35,10 +35,10 @@ struct server_counters {
   uint64_t connections;     /* TCP connections accepted */
   uint64_t refused;         /* connections closed at accept: limits */
   uint64_t refused_by[REFUSE_MAX];
-  uint64_t handshake_timeouts; /* connections closed before admission */
   uint64_t idle_timeouts;      /* sessions closed by idle_timeout */
   uint64_t admitted;
-  uint64_t rejected[REASON_SLOTS];
+  uint64_t rejected[REASON_SLOTS]; /* closed before admission, by reason;
+                                      [ZT_REASON_TIMEOUT]: handshake_timeout */
   uint64_t ended;
   uint64_t drops[DROP_MAX];
   uint64_t revoked;         /* live sessions closed by revocation or expiry */

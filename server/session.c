@@ -225,7 +225,6 @@ static void session_timer(void *arg) {
   struct session *s = arg;
   uint64_t now = s->srv->now_ms;
   if (s->state != SS_ESTABLISHED) {
-    s->srv->counters.handshake_timeouts++;
     session_close(s, ZT_REASON_TIMEOUT, "handshake not completed in time");
     return;
   }
