@@ -11,6 +11,7 @@ PACKAGES=(
 	libnl-3-dev libnl-route-3-dev libconfig-dev libcmocka-dev libseccomp-dev
 	# tests, demo and benchmarks
 	openssl iproute2 nftables iputils-ping iperf3 socat curl python3 procps
+	openvpn # tests/bench/openvpn_handshakes.sh (comparison only)
 	shellcheck gdb
 	# Debian packages (packaging/build-deb.sh) and their test
 	dpkg-dev debhelper lintian man-db groff-base systemd
