@@ -7,7 +7,9 @@
 # into build/ (or $ZT_BUILD), makes a demo PKI with tests/pki/mkpki.sh,
 # and builds three network namespaces standing in for a laptop, the VPN
 # gateway and a corporate web server. Then it starts ztvpn-server on the
-# gateway, with a policy, and ztvpn-client on the laptop, and shows the
+# gateway, with a policy (and shows its network process running without
+# root, capabilities or most system calls), and ztvpn-client on the
+# laptop, and shows the
 # tunnel address, the routes, a ping and an HTTP fetch through the tunnel,
 # a connection the policy refuses (and the gateway's count of it), the
 # offline policy query, and the gateway's audit log. Everything it created
@@ -153,7 +155,13 @@ say "ztvpn-server listens on 192.0.2.1:8443 and hands out addresses from 100.64.
 start_bg server "$NS_GW" "$SERVER_BIN" -c "$ZT_TMP/gw/server.conf"
 wait_for 10 has_line "listening on" "$(bg_log server)" ||
 	bail "ztvpn-server did not start"
+wait_for 10 has_line "seccomp on" "$(bg_log server)" ||
+	bail "ztvpn-server's network process did not enter its sandbox"
 sed 's/^/    /' "$(bg_log server)"
+net_pid=$(sed -nE 's/.*network process ([0-9]+): user .*/\1/p' "$(bg_log server)" | head -n 1)
+[[ -n $net_pid && -r /proc/$net_pid/status ]] || bail "ztvpn-server has no network process"
+say "It runs as two processes: root set up the TUN device and the listener, then the part that talks to the network gave up root, every capability and most system calls (seccomp) before serving anyone. From /proc/$net_pid/status:"
+grep -E '^(Uid|Gid|CapEff|CapPrm|NoNewPrivs|Seccomp):' "/proc/$net_pid/status" | sed 's/^/    /'
 
 section "6. A laptop that is turned away"
 write_client_conf "$ZT_TMP/laptop1/expired.conf" \
