@@ -12,11 +12,13 @@
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
 
 #include "control.h"
+#include "offload.h"
 #include "frame.h"
 #include "log.h"
 #include "packet.h"
@@ -24,13 +26,22 @@
 #include "tls.h"
 #include "userproof.h"
 
-enum { TAG_SOCK = 1, TAG_TUN, TAG_SIG };
+enum { TAG_SOCK = 1, TAG_TUN, TAG_SIG, TAG_UDP, TAG_RSOCK };
 
 #define CLIENT_OUT_MAX (1024 * 1024)
+/* TUN reads: a virtio_net_hdr and a super-packet of up to 64 KiB. */
+#define CLIENT_TUN_READ (10 + 65535)
 /* Above this much queued output the TUN is not read until it drains: the
  * kernel's queue then pushes back on the applications. */
 #define CLIENT_OUT_HIGH (256 * 1024)
 #define TUN_BATCH 64
+/* A super-packet split for the TLS stream: segments of up to this much. */
+#define SEG_STRIDE 9216
+/* A re-authentication starts this share of reauth_interval after the last
+ * one; a failed attempt is retried this often until the server's grace
+ * runs out. */
+#define REAUTH_AT_PERMILLE 900
+#define REAUTH_RETRY_MS 5000
 
 static void set_events(struct client *c, int fd, int tag, uint32_t events) {
   struct epoll_event ev = {.events = events, .data.u32 = (uint32_t)tag};
@@ -64,8 +75,17 @@ static void disconnect(struct client *c, int final, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(why, sizeof(why), fmt, ap);
   va_end(ap);
+  if (!final && c->rstate == CS_AWAIT_ADMIT && c->state == CS_ESTABLISHED) {
+    /* The server has just moved the session to the new connection and
+     * closed this one: its ADMIT is on the way. */
+    log_info("old connection ended (%s); the new one takes over", why);
+    drop_conn(c);
+    return;
+  }
   drop_conn(c);
-  watch_tun(c, 0); /* the device and its routes stay: nothing leaks around it */
+  /* The device and its routes stay: nothing leaks around it. While UDP
+   * works, packets keep flowing; the new connection resumes the session. */
+  if (!c->udp.up || final) watch_tun(c, 0);
   if (final) {
     log_err("%s", why);
     c->done = 1;
@@ -73,6 +93,7 @@ static void disconnect(struct client *c, int final, const char *fmt, ...) {
     return;
   }
   log_warn("disconnected: %s", why);
+  if (c->udp.up) c->backoff = 1; /* the session is alive: resume it soon */
   log_info("reconnecting in %us", c->backoff);
   c->state = CS_WAIT;
   c->deadline_ms = c->now_ms + c->backoff * 1000ull;
@@ -158,25 +179,53 @@ static void tls_failed(struct client *c, enum zt_io io) {
   ERR_clear_error();
 }
 
-static void send_proof(struct client *c) {
+/* Queues RESUME for the session the last ADMIT named (when it gave a
+ * token) and the user proof on |conn|. Returns 1 or 0. */
+static int queue_proof(struct client *c, struct zt_conn *conn) {
   uint8_t exporter[ZT_EXPORTER_LEN], body[ZT_MAX_USER_PROOF];
   size_t len;
   CBB cbb;
+  if (c->admit.has_resume) {
+    struct zt_resume r = {.session_id = c->admit.session_id};
+    memcpy(r.token, c->admit.resume_token, sizeof(r.token));
+    int ok = CBB_init_fixed(&cbb, body, sizeof(body)) && zt_resume_build(&cbb, &r) &&
+             CBB_finish(&cbb, NULL, &len) && zt_conn_queue(conn, ZT_MSG_RESUME, body, len);
+    OPENSSL_cleanse(&r, sizeof(r));
+    if (!ok) return 0;
+  }
+  int ok = zt_proof_exporter(conn->ssl, exporter) &&
+           CBB_init_fixed(&cbb, body, sizeof(body)) &&
+           client_proof_build(c->creds, exporter, &cbb) &&
+           CBB_finish(&cbb, NULL, &len) &&
+           zt_conn_queue(conn, ZT_MSG_USER_PROOF, body, len);
+  OPENSSL_cleanse(exporter, sizeof(exporter));
+  return ok;
+}
+
+static void send_proof(struct client *c) {
   if (!zt_tls_alpn_ok(c->conn.ssl)) {
     disconnect(c, 1, "the server does not speak %s", ZT_ALPN);
     return;
   }
-  int ok = zt_proof_exporter(c->conn.ssl, exporter) &&
-           CBB_init_fixed(&cbb, body, sizeof(body)) &&
-           client_proof_build(c->creds, exporter, &cbb) &&
-           CBB_finish(&cbb, NULL, &len) &&
-           zt_conn_queue(&c->conn, ZT_MSG_USER_PROOF, body, len);
-  OPENSSL_cleanse(exporter, sizeof(exporter));
-  if (!ok) {
+  if (!queue_proof(c, &c->conn)) {
     disconnect(c, 1, "cannot build the user proof");
     return;
   }
   c->state = CS_AWAIT_ADMIT;
+}
+
+/* Tells the server which path its data should take. */
+static void send_path(struct client *c, int path) {
+  uint8_t body[ZT_PATH_MSG_LEN];
+  size_t len;
+  CBB cbb;
+  if (!c->have_conn || c->state != CS_ESTABLISHED) {
+    c->udp.told = -1; /* tell the next connection */
+    return;
+  }
+  if (CBB_init_fixed(&cbb, body, sizeof(body)) && zt_path_build(&cbb, (uint8_t)path) &&
+      CBB_finish(&cbb, NULL, &len))
+    zt_conn_queue(&c->conn, ZT_MSG_PATH, body, len);
 }
 
 /* peer_ip reads the address the socket |fd| is connected to (an IPv4-mapped
@@ -204,21 +253,60 @@ static int peer_ip(int fd, struct zt_ip *out) {
   return 1;
 }
 
+/* Keys the UDP data channel from |conn| when the server offers one and
+ * caps the tunnel MTU of |ad| at what the path to the server takes. */
+static void start_udp(struct client *c, struct zt_conn *conn, struct zt_admit *ad) {
+  struct sockaddr_storage ss;
+  socklen_t len = sizeof(ss);
+  if (!c->cfg->udp || !ad->has_udp) {
+    client_udp_close(&c->udp);
+    return;
+  }
+  if (getpeername(conn->fd, (struct sockaddr *)&ss, &len) != 0 ||
+      !client_udp_start(&c->udp, conn->ssl, ad, (struct sockaddr *)&ss, len, c->now_ms))
+    return;
+  if (c->udp.mtu_cap && c->udp.mtu_cap < ad->mtu && c->udp.mtu_cap >= ZT_MIN_MTU) {
+    log_info("tunnel MTU %u instead of %u: the path to the server takes no more",
+             c->udp.mtu_cap, ad->mtu);
+    ad->mtu = (uint16_t)c->udp.mtu_cap;
+  }
+  struct epoll_event ev = {.events = EPOLLIN, .data.u32 = TAG_UDP};
+  if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, c->udp.fd, &ev) != 0 && errno != EEXIST)
+    log_warn("UDP: cannot watch the socket: %s", strerror(errno));
+}
+
+static void schedule_reauth(struct client *c) {
+  uint32_t iv = c->admit.reauth_interval;
+  c->reauth_at_ms = iv ? c->now_ms + iv * (uint64_t)REAUTH_AT_PERMILLE : 0;
+}
+
 static void on_admit(struct client *c, CBS body) {
   char err[512], a[ZT_ADDR_STRLEN], a6[ZT_ADDR_STRLEN];
   struct zt_ip server;
+  uint64_t before = c->admit.session_id;
+  int had = c->admit.has_resume;
   if (!zt_admit_parse(body, &c->admit)) {
     disconnect(c, 0, "malformed ADMIT from the server");
     return;
   }
-  const struct zt_admit *ad = &c->admit;
+  struct zt_admit *ad = &c->admit;
   /* The tunnel needs it to keep this very connection out of its routes. */
   if (!peer_ip(c->conn.fd, &server)) {
     disconnect(c, 0, "cannot read the server's address: %s", strerror(errno));
     return;
   }
+  start_udp(c, &c->conn, ad);
   if (!tunnel_apply(&c->tun, c->cfg->interface, ad, &server, err, sizeof(err))) {
     disconnect(c, 1, "cannot configure the tunnel: %s", err);
+    return;
+  }
+  schedule_reauth(c);
+  if (had && before == ad->session_id) {
+    c->state = CS_ESTABLISHED;
+    c->backoff = 1;
+    c->last_rx_ms = c->last_tx_ms = c->now_ms;
+    log_info("session %llu resumed on a new connection", (unsigned long long)before);
+    watch_tun(c, 1);
     return;
   }
   c->state = CS_ESTABLISHED;
@@ -289,15 +377,44 @@ static int is_own_address(const struct client *c, const struct zt_ip *dst) {
   return c->admit.has_addr6 && memcmp(dst->addr, c->admit.addr6.addr, 16) == 0;
 }
 
-static void on_data(struct client *c, CBS body) {
+/* The server is authenticated, but only packets to our own addresses get
+ * through to the device. */
+static int may_deliver(void *arg, const uint8_t *pkt, size_t len) {
+  struct client *c = arg;
   struct zt_pkt info;
-  /* The server is authenticated, but only our own addresses get through. */
-  if (!zt_pkt_parse(CBS_data(&body), CBS_len(&body), &info) ||
-      !is_own_address(c, &info.dst) ||
-      write(c->tun.dev.fd, CBS_data(&body), CBS_len(&body)) != (ssize_t)CBS_len(&body))
+  if (!zt_pkt_parse(pkt, len, &info) || !is_own_address(c, &info.dst)) {
     c->drops++;
-  else
-    c->pkts_in++;
+    return 0;
+  }
+  c->pkts_in++;
+  return 1;
+}
+
+/* Only our own addresses may speak through the tunnel (the kernel also
+ * sends link-local chatter, such as IPv6 router solicitations, into the
+ * device), which the concentrator would enforce anyway. */
+static int may_send(void *arg, const uint8_t *pkt, size_t len) {
+  struct client *c = arg;
+  struct zt_pkt info;
+  if (!zt_pkt_parse(pkt, len, &info) || !is_own_address(c, &info.src)) {
+    c->drops++;
+    return 0;
+  }
+  c->pkts_out++;
+  return 1;
+}
+
+static void on_data(struct client *c, CBS body) {
+  static const uint8_t none[ZT_VNET_HDR_LEN];
+  struct iovec iov[2] = {{(void *)none, ZT_VNET_HDR_LEN},
+                         {(void *)CBS_data(&body), CBS_len(&body)}};
+  int vnet = c->tun.dev.vnet;
+  if (!may_deliver(c, CBS_data(&body), CBS_len(&body))) return;
+  if (writev(c->tun.dev.fd, vnet ? iov : iov + 1, vnet ? 2 : 1) !=
+      (ssize_t)(CBS_len(&body) + (vnet ? ZT_VNET_HDR_LEN : 0))) {
+    c->pkts_in--;
+    c->drops++;
+  }
 }
 
 /* Returns 0 when the connection ended. */
@@ -393,24 +510,241 @@ static void on_socket(struct client *c, uint32_t events) {
   if (c->have_conn && zt_conn_queued(&c->conn) > 0) flush(c);
 }
 
-static void on_tun(struct client *c) {
-  for (int i = 0; i < TUN_BATCH && zt_conn_queued(&c->conn) < CLIENT_OUT_HIGH; i++) {
-    ssize_t n = read(c->tun.dev.fd, c->pkt, ZT_MAX_DATA);
-    if (n <= 0) break;
-    struct zt_pkt info;
-    /* The kernel also sends link-local chatter (IPv6 router solicitations)
-     * into the device: only our own addresses may speak through the tunnel,
-     * which the concentrator would enforce anyway. */
-    if (!zt_pkt_parse(c->pkt, (size_t)n, &info) || !is_own_address(c, &info.src) ||
-        !zt_conn_queue(&c->conn, ZT_MSG_DATA, c->pkt, (size_t)n))
+/* Queues the packets of one TUN read on the TLS stream (a super-packet is
+ * split first). */
+static void send_stream(struct client *c, const uint8_t *pkt, size_t len) {
+  size_t seglen[ZT_GSO_MAX_SEGS], stride = 0;
+  const uint8_t *base = pkt;
+  int n = 1;
+  if (c->tun.dev.vnet) {
+    n = zt_gso_split(pkt, len, c->segs, SEG_STRIDE, 0, ZT_GSO_MAX_SEGS, seglen);
+    if (n < 0) {
       c->drops++;
-    else
-      c->pkts_out++;
+      return;
+    }
+    base = c->segs;
+    stride = SEG_STRIDE;
+  } else {
+    seglen[0] = len;
   }
-  flush(c);
+  for (int k = 0; k < n; k++) {
+    const uint8_t *p = base + (size_t)k * stride;
+    if (!may_send(c, p, seglen[k])) continue;
+    if (!zt_conn_queue(&c->conn, ZT_MSG_DATA, p, seglen[k])) {
+      c->pkts_out--;
+      c->drops++;
+    }
+  }
+}
+
+static void on_tun(struct client *c) {
+  int stream = c->have_conn && c->state == CS_ESTABLISHED;
+  for (int i = 0; i < TUN_BATCH; i++) {
+    if (!c->udp.up && (!stream || zt_conn_queued(&c->conn) >= CLIENT_OUT_HIGH)) break;
+    ssize_t n = read(c->tun.dev.fd, c->pkt, CLIENT_TUN_READ);
+    if (n <= 0) break;
+    if (c->udp.up)
+      client_udp_send(&c->udp, c->pkt, (size_t)n, c->tun.dev.vnet, may_send, c, c->now_ms);
+    else
+      send_stream(c, c->pkt, (size_t)n);
+  }
+  client_udp_flush(&c->udp);
+  if (stream) flush(c);
+}
+
+static void on_udp(struct client *c) {
+  int path;
+  client_udp_receive(&c->udp, c->tun.dev.fd, c->tun.dev.vnet, c->tun.dev.uso, may_deliver,
+                     c, c->now_ms, &path);
+  if (path >= 0) {
+    send_path(c, path);
+    if (c->have_conn) flush(c);
+    if (c->udp.up && c->tun.dev.fd >= 0) watch_tun(c, 1);
+  }
+}
+
+/* --- re-authentication: a second connection, then a switch ------------- */
+
+static void drop_reauth(struct client *c) {
+  if (c->rstate == CS_WAIT) return;
+  epoll_ctl(c->epfd, EPOLL_CTL_DEL, c->rconn.fd, NULL);
+  zt_conn_free(&c->rconn);
+  c->rstate = CS_WAIT;
+}
+
+static void reauth_failed(struct client *c, const char *why) {
+  drop_reauth(c);
+  if (!c->have_conn && c->state == CS_ESTABLISHED) {
+    disconnect(c, 0, "re-authentication failed after the old connection ended: %s", why);
+    return;
+  }
+  log_warn("re-authentication failed: %s; retrying in %d s", why, REAUTH_RETRY_MS / 1000);
+  c->reauth_at_ms = c->now_ms + REAUTH_RETRY_MS;
+}
+
+static void start_reauth(struct client *c) {
+  struct sockaddr_storage ss;
+  socklen_t len = sizeof(ss);
+  /* The same address as the live connection: a re-authentication is not
+   * the moment to fail over to another server. */
+  if (getpeername(c->conn.fd, (struct sockaddr *)&ss, &len) != 0) {
+    reauth_failed(c, strerror(errno));
+    return;
+  }
+  int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  int one = 1;
+  if (fd >= 0) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  if (fd < 0 || (connect(fd, (struct sockaddr *)&ss, len) != 0 && errno != EINPROGRESS)) {
+    if (fd >= 0) close(fd);
+    reauth_failed(c, strerror(errno));
+    return;
+  }
+  if (!zt_conn_init(&c->rconn, fd, c->creds->tls, 0, CLIENT_OUT_MAX) ||
+      !zt_tls_client_expect_name(c->rconn.ssl, c->cfg->server_name)) {
+    zt_conn_free(&c->rconn);
+    reauth_failed(c, "cannot set up TLS");
+    return;
+  }
+  struct epoll_event ev = {.events = EPOLLOUT, .data.u32 = TAG_RSOCK};
+  epoll_ctl(c->epfd, EPOLL_CTL_ADD, fd, &ev);
+  c->rstate = CS_CONNECTING;
+  c->rdeadline_ms = c->now_ms + c->cfg->connect_timeout * 1000ull;
+  log_info("re-authenticating session %llu on a new connection",
+           (unsigned long long)c->admit.session_id);
+}
+
+/* The new connection's ADMIT: it becomes the connection of the session.
+ * Returns 1 when it did. */
+static int reauth_admitted(struct client *c, CBS body) {
+  struct zt_admit *ad = calloc(1, sizeof(*ad));
+  if (!ad || !zt_admit_parse(body, ad)) {
+    free(ad);
+    reauth_failed(c, "malformed ADMIT");
+    return 0;
+  }
+  if (ad->session_id != c->admit.session_id) {
+    /* The server no longer had our session and made a new one: that is a
+     * reconnection, with a tunnel set up afresh. */
+    free(ad);
+    drop_reauth(c);
+    disconnect(c, 0, "the server started a new session on re-authentication");
+    return 0;
+  }
+  drop_conn(c);
+  c->conn = c->rconn;
+  c->have_conn = 1;
+  c->rstate = CS_WAIT;
+  c->state = CS_ESTABLISHED;
+  watch_tun(c, 1);
+  set_events(c, c->conn.fd, TAG_SOCK, EPOLLIN);
+  /* set_events modifies: the fd is registered under TAG_RSOCK already. */
+  start_udp(c, &c->conn, ad);
+  ad->mtu = c->admit.mtu; /* the device stays as it is */
+  memcpy(&c->admit, ad, sizeof(*ad));
+  OPENSSL_cleanse(ad, sizeof(*ad));
+  free(ad);
+  c->reauths++;
+  c->last_rx_ms = c->last_tx_ms = c->now_ms;
+  c->udp.told = -1; /* the new connection has not been told the path yet */
+  schedule_reauth(c);
+  log_info("re-authenticated: session %llu continues on the new connection (%u so far)",
+           (unsigned long long)c->admit.session_id, c->reauths);
+  return 1;
+}
+
+static void rflush(struct client *c) {
+  enum zt_io io = zt_conn_flush(&c->rconn);
+  if (io == ZT_IO_ERR || io == ZT_IO_EOF) {
+    reauth_failed(c, "connection lost");
+    return;
+  }
+  set_events(c, c->rconn.fd, TAG_RSOCK, io == ZT_IO_WANT ? EPOLLIN | EPOLLOUT : EPOLLIN);
+}
+
+static void on_rsocket(struct client *c, uint32_t events) {
+  char why[300];
+  if (c->rstate == CS_CONNECTING) {
+    int err = 0;
+    socklen_t len = sizeof(err);
+    getsockopt(c->rconn.fd, SOL_SOCKET, SO_ERROR, &err, &len);
+    if (err != 0) {
+      reauth_failed(c, strerror(err));
+      return;
+    }
+    c->rstate = CS_HANDSHAKE;
+  }
+  if (c->rstate == CS_HANDSHAKE) {
+    enum zt_io io = zt_conn_handshake(&c->rconn);
+    if (io == ZT_IO_WANT) {
+      set_events(c, c->rconn.fd, TAG_RSOCK,
+                 c->rconn.want_write ? EPOLLIN | EPOLLOUT : EPOLLIN);
+      return;
+    }
+    if (io != ZT_IO_OK || !zt_tls_alpn_ok(c->rconn.ssl) || !queue_proof(c, &c->rconn)) {
+      reauth_failed(c, io != ZT_IO_OK ? zt_conn_error(&c->rconn, why, sizeof(why))
+                                      : "cannot send the user proof");
+      ERR_clear_error();
+      return;
+    }
+    c->rstate = CS_AWAIT_ADMIT;
+    rflush(c);
+    return;
+  }
+  if ((events & EPOLLOUT) && zt_conn_queued(&c->rconn) > 0) {
+    rflush(c);
+    if (c->rstate == CS_WAIT) return;
+  }
+  for (;;) {
+    enum zt_io io = zt_conn_read(&c->rconn);
+    if (io == ZT_IO_WANT) return;
+    if (io != ZT_IO_OK) {
+      reauth_failed(c, io == ZT_IO_EOF ? "closed by the server"
+                                       : zt_conn_error(&c->rconn, why, sizeof(why)));
+      ERR_clear_error();
+      return;
+    }
+    CBS in, body;
+    uint8_t type;
+    zt_conn_pending(&c->rconn, &in);
+    enum zt_frame_result fr = zt_frame_next(&in, &type, &body);
+    if (fr == ZT_FRAME_NEED_MORE) continue;
+    if (fr != ZT_FRAME_OK) {
+      reauth_failed(c, zt_frame_result_str(fr));
+      return;
+    }
+    if (type == ZT_MSG_ADMIT) {
+      /* |body| is read before the bytes are consumed (and moved). */
+      if (reauth_admitted(c, body)) zt_conn_consumed(&c->conn, &in);
+      /* What followed ADMIT on the new connection is read as the main
+       * connection's from now on. */
+      if (c->rstate == CS_WAIT && c->have_conn) read_messages(c);
+      return;
+    }
+    struct zt_reason_msg r;
+    if ((type == ZT_MSG_REJECT || type == ZT_MSG_CLOSE) && zt_reason_parse(body, &r)) {
+      snprintf(why, sizeof(why), "refused by the server: %s", r.text);
+      reauth_failed(c, why);
+    } else {
+      reauth_failed(c, "unexpected message");
+    }
+    return;
+  }
 }
 
 static void on_timer(struct client *c) {
+  int path = client_udp_tick(&c->udp, c->now_ms);
+  if (path >= 0) {
+    send_path(c, path);
+    if (c->have_conn && c->state == CS_ESTABLISHED) flush(c);
+    if (c->udp.up) watch_tun(c, 1);
+  }
+  if (c->rstate != CS_WAIT && c->now_ms >= c->rdeadline_ms)
+    reauth_failed(c, "no answer in time");
+  if (c->state == CS_ESTABLISHED && c->rstate == CS_WAIT && c->reauth_at_ms &&
+      c->now_ms >= c->reauth_at_ms) {
+    start_reauth(c);
+    if (!c->have_conn) return;
+  }
   if (c->state == CS_WAIT) {
     if (c->now_ms >= c->deadline_ms) {
       c->reconnects++;
@@ -423,6 +757,7 @@ static void on_timer(struct client *c) {
       disconnect(c, 0, "no answer from the server within %us", c->cfg->connect_timeout);
     return;
   }
+  if (!c->have_conn) return; /* between an old connection and its successor */
   uint64_t ka = c->keepalive * 1000ull;
   if (c->now_ms - c->last_rx_ms >= ka * ZT_DEAD_FACTOR) {
     disconnect(c, 0, "no keepalive from the server for %us",
@@ -486,9 +821,12 @@ int client_run(struct client *c, const struct client_config *cfg,
   sigprocmask(SIG_BLOCK, &mask, NULL);
   c->sig_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
   c->epfd = epoll_create1(EPOLL_CLOEXEC);
-  c->pkt = malloc(ZT_MAX_DATA);
+  c->pkt = malloc(CLIENT_TUN_READ);
+  c->segs = malloc((size_t)ZT_GSO_MAX_SEGS * SEG_STRIDE);
+  client_udp_init(&c->udp);
+  c->rstate = CS_WAIT;
   struct epoll_event sev = {.events = EPOLLIN, .data.u32 = TAG_SIG};
-  if (c->sig_fd < 0 || c->epfd < 0 || !c->pkt ||
+  if (c->sig_fd < 0 || c->epfd < 0 || !c->pkt || !c->segs ||
       epoll_ctl(c->epfd, EPOLL_CTL_ADD, c->sig_fd, &sev) != 0) {
     log_err("event setup: %s", strerror(errno));
     free(c->pkt);
@@ -511,7 +849,9 @@ int client_run(struct client *c, const struct client_config *cfg,
       uint32_t tag = evs[i].data.u32;
       if (tag == TAG_SIG) on_signal(c);
       else if (tag == TAG_SOCK && c->have_conn) on_socket(c, evs[i].events);
-      else if (tag == TAG_TUN && c->state == CS_ESTABLISHED) on_tun(c);
+      else if (tag == TAG_TUN && (c->state == CS_ESTABLISHED || c->udp.up)) on_tun(c);
+      else if (tag == TAG_UDP) on_udp(c);
+      else if (tag == TAG_RSOCK && c->rstate != CS_WAIT) on_rsocket(c, evs[i].events);
       else if (client_control_owns(tag)) client_control_on_event(c, tag, evs[i].events);
     }
     if (!c->done) on_timer(c);
@@ -519,6 +859,9 @@ int client_run(struct client *c, const struct client_config *cfg,
   }
   client_control_close(c);
   drop_conn(c);
+  drop_reauth(c);
+  client_udp_close(&c->udp);
+  free(c->segs);
   tunnel_close(&c->tun);
   close(c->epfd);
   close(c->sig_fd);

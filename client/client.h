@@ -11,6 +11,7 @@
 #include "credentials.h"
 #include "msg.h"
 #include "tunnel.h"
+#include "udp.h"
 
 enum client_state {
   CS_WAIT,        /* between attempts (backoff) */
@@ -42,6 +43,16 @@ struct client {
   time_t since;                 /* wall clock of the last admission */
   uint64_t pkts_in, pkts_out;   /* this session; in: from the server */
   unsigned reconnects;          /* connection attempts after the first */
+  struct client_udp udp;        /* the UDP data channel (udp.h) */
+  uint8_t *segs;                /* a super-packet split for the TLS stream */
+  /* Re-authentication, make-before-break: a second connection that does
+   * the full handshake and user proof again, then takes the session over
+   * (RESUME). The tunnel keeps running on the first one meanwhile. */
+  struct zt_conn rconn;
+  enum client_state rstate;     /* CS_WAIT: none in progress */
+  uint64_t reauth_at_ms;        /* when to start the next one, 0 = never */
+  uint64_t rdeadline_ms;
+  unsigned reauths;
 };
 
 /* client_run connects and serves until SIGTERM/SIGINT (returns 0) or a final

@@ -7,7 +7,7 @@
 
 static const char *const top_keys[] = {
     "server", "server_name", "server_ca", "device", "user", "tunnel",
-    "control_socket", "connect_timeout", "max_backoff", NULL};
+    "control_socket", "connect_timeout", "max_backoff", "udp", NULL};
 static const char *const cred_keys[] = {"certificate", "private_key", NULL};
 static const char *const tunnel_keys[] = {"interface", NULL};
 
@@ -31,6 +31,7 @@ int client_config_load(const char *path, struct client_config *cfg, char *err,
   int timeout = 10, backoff = 30;
   int ok = 0;
   memset(cfg, 0, sizeof(*cfg));
+  cfg->udp = 1;
   if (!zt_conf_load(&c, path)) goto out;
   root = config_root_setting(&c.cfg);
   if (!zt_conf_check_keys(&c, root, top_keys) ||
@@ -44,7 +45,8 @@ int client_config_load(const char *path, struct client_config *cfg, char *err,
                   !zt_conf_string(&c, tunnel, "interface", 0, &ifname))) ||
       !zt_conf_path(&c, root, "control_socket", 0, cfg->control_socket) ||
       !zt_conf_int(&c, root, "connect_timeout", 0, 1, 120, &timeout) ||
-      !zt_conf_int(&c, root, "max_backoff", 0, 1, 3600, &backoff))
+      !zt_conf_int(&c, root, "max_backoff", 0, 1, 3600, &backoff) ||
+      !zt_conf_bool(&c, root, "udp", 0, &cfg->udp))
     goto out;
   if (!zt_hostport_split(server, cfg->server_host, sizeof(cfg->server_host),
                          &cfg->server_port)) {

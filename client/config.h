@@ -18,6 +18,7 @@ struct client_config {
   char interface[IFNAMSIZ];
   char control_socket[ZT_PATH_LEN];
   unsigned connect_timeout; /* seconds, TCP connect through admission */
+  int udp;                  /* use the UDP data channel when offered */
   unsigned max_backoff;     /* seconds between reconnection attempts, at most */
   struct zt_conf_files files; /* every file named, for zt_conf_check_files */
 };

@@ -84,6 +84,14 @@ static int status(const struct client *c, int json, CBB *out) {
   zt_ctl_kv_u64(&kv, "packets_out", up ? c->pkts_out : 0);
   zt_ctl_kv_u64(&kv, "drops", c->drops);
   zt_ctl_kv_u64(&kv, "reconnects", c->reconnects);
+  zt_ctl_kv_str(&kv, "path", c->udp.up ? "udp" : "tls");
+  zt_ctl_kv_u64(&kv, "udp_datagrams_in", c->udp.dgrams_in);
+  zt_ctl_kv_u64(&kv, "udp_datagrams_out", c->udp.dgrams_out);
+  zt_ctl_kv_u64(&kv, "udp_dropped", c->udp.dropped);
+  zt_ctl_kv_u64(&kv, "epoch_tx", c->udp.tx.epoch);
+  zt_ctl_kv_u64(&kv, "epoch_rx", c->udp.rx.cur.epoch);
+  zt_ctl_kv_u64(&kv, "rekeys", c->udp.rekeys);
+  zt_ctl_kv_u64(&kv, "reauths", c->reauths);
   return zt_ctl_kv_end(&kv) && (!json || CBB_add_u8(out, '\n'));
 }
 

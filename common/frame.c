@@ -11,12 +11,14 @@ size_t zt_frame_max_body(uint8_t type) {
     case ZT_MSG_DATA: return ZT_MAX_DATA;
     case ZT_MSG_KEEPALIVE: return 0;
     case ZT_MSG_ROUTES: return ZT_MAX_ROUTES_MSG;
+    case ZT_MSG_RESUME: return ZT_RESUME_MSG_LEN;
+    case ZT_MSG_PATH: return ZT_PATH_MSG_LEN;
     default: return 0;
   }
 }
 
 static int zt_frame_type_known(uint8_t type) {
-  return type >= ZT_MSG_USER_PROOF && type <= ZT_MSG_ROUTES;
+  return type >= ZT_MSG_USER_PROOF && type <= ZT_MSG_PATH;
 }
 
 enum zt_frame_result zt_frame_next(CBS *in, uint8_t *type, CBS *body) {

@@ -141,6 +141,27 @@ int zt_admit_parse(CBS body, struct zt_admit *out) {
         memcpy(out->domains[out->ndomains++], CBS_data(&v), CBS_len(&v));
         if (!CBS_skip(&v, CBS_len(&v))) return 0;
         break;
+      case ZT_ATTR_UDP:
+        /* cipher ids: enum zt_aead_id in dkeys.h */
+        if ((seen & bit) || !CBS_get_u16(&v, &out->udp_port) || out->udp_port == 0 ||
+            !CBS_get_u32(&v, &out->udp_server_index) ||
+            !CBS_get_u32(&v, &out->udp_client_index) ||
+            !CBS_get_u8(&v, &out->udp_cipher) || out->udp_cipher < 1 ||
+            out->udp_cipher > 2 || !CBS_get_u32(&v, &out->rekey_interval) ||
+            out->rekey_interval < 1 || out->rekey_interval > 86400)
+          return 0;
+        out->has_udp = 1;
+        break;
+      case ZT_ATTR_RESUME:
+        if ((seen & bit) || !CBS_copy_bytes(&v, out->resume_token, ZT_RESUME_TOKEN_LEN))
+          return 0;
+        out->has_resume = 1;
+        break;
+      case ZT_ATTR_REAUTH:
+        if ((seen & bit) || !CBS_get_u32(&v, &out->reauth_interval) ||
+            out->reauth_interval > 604800)
+          return 0;
+        break;
       default:
         return 0;
     }
@@ -204,7 +225,40 @@ int zt_admit_build(CBB *body, const struct zt_admit *a) {
         !CBB_add_bytes(&v, (const uint8_t *)a->domains[i], l))
       return 0;
   }
+  if (a->has_udp &&
+      (!CBB_add_u8(body, ZT_ATTR_UDP) || !CBB_add_u16_length_prefixed(body, &v) ||
+       !CBB_add_u16(&v, a->udp_port) || !CBB_add_u32(&v, a->udp_server_index) ||
+       !CBB_add_u32(&v, a->udp_client_index) || !CBB_add_u8(&v, a->udp_cipher) ||
+       !CBB_add_u32(&v, a->rekey_interval)))
+    return 0;
+  if (a->has_resume &&
+      (!CBB_add_u8(body, ZT_ATTR_RESUME) || !CBB_add_u16_length_prefixed(body, &v) ||
+       !CBB_add_bytes(&v, a->resume_token, ZT_RESUME_TOKEN_LEN)))
+    return 0;
+  if (a->reauth_interval &&
+      (!CBB_add_u8(body, ZT_ATTR_REAUTH) || !CBB_add_u16_length_prefixed(body, &v) ||
+       !CBB_add_u32(&v, a->reauth_interval)))
+    return 0;
   return CBB_flush(body);
+}
+
+int zt_resume_parse(CBS body, struct zt_resume *out) {
+  return CBS_get_u64(&body, &out->session_id) &&
+         CBS_copy_bytes(&body, out->token, ZT_RESUME_TOKEN_LEN) && CBS_len(&body) == 0;
+}
+
+int zt_resume_build(CBB *body, const struct zt_resume *r) {
+  return CBB_add_u64(body, r->session_id) &&
+         CBB_add_bytes(body, r->token, ZT_RESUME_TOKEN_LEN) && CBB_flush(body);
+}
+
+int zt_path_parse(CBS body, uint8_t *path) {
+  return CBS_get_u8(&body, path) && CBS_len(&body) == 0 &&
+         (*path == ZT_PATH_TLS || *path == ZT_PATH_UDP);
+}
+
+int zt_path_build(CBB *body, uint8_t path) {
+  return CBB_add_u8(body, path) && CBB_flush(body);
 }
 
 int zt_reason_parse(CBS body, struct zt_reason_msg *out) {

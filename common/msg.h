@@ -42,6 +42,16 @@ struct zt_admit {
   struct zt_ip dns[ZT_MAX_DNS_SERVERS];
   size_t ndomains;
   char domains[ZT_MAX_DNS_DOMAINS][ZT_MAX_DOMAIN_LEN + 1];
+  /* The UDP data channel, when the server offers one. */
+  int has_udp;
+  uint16_t udp_port;
+  uint32_t udp_server_index; /* goes into the client's datagrams */
+  uint32_t udp_client_index; /* the server's datagrams carry it */
+  uint8_t udp_cipher;        /* enum zt_aead_id */
+  uint32_t rekey_interval;   /* seconds, 1..86400 */
+  int has_resume;
+  uint8_t resume_token[ZT_RESUME_TOKEN_LEN];
+  uint32_t reauth_interval;  /* seconds; 0 = never */
 };
 
 /* zt_admit_parse fills |out| from |body|: unknown or repeated-once
@@ -62,6 +72,18 @@ struct zt_routes {
  * length, host bits set or more than ZT_MAX_ROUTES fail. Returns 1 or 0. */
 int zt_routes_parse(CBS body, struct zt_routes *out);
 int zt_routes_build(CBB *body, const struct zt_prefix *routes, size_t n);
+
+/* RESUME: u64 session id, the 32-byte token that session's ADMIT gave. */
+struct zt_resume {
+  uint64_t session_id;
+  uint8_t token[ZT_RESUME_TOKEN_LEN];
+};
+int zt_resume_parse(CBS body, struct zt_resume *out);
+int zt_resume_build(CBB *body, const struct zt_resume *r);
+
+/* PATH: u8 enum zt_path. */
+int zt_path_parse(CBS body, uint8_t *path);
+int zt_path_build(CBB *body, uint8_t path);
 
 /* REJECT and CLOSE: u16 reason code, u16-prefixed text of printable ASCII. */
 struct zt_reason_msg {

@@ -29,6 +29,10 @@ enum zt_msg_type {
   ZT_MSG_DATA = 5,       /* either way: one IP packet */
   ZT_MSG_KEEPALIVE = 6,  /* either way: empty, sent when otherwise idle */
   ZT_MSG_ROUTES = 7,     /* server -> client: the routes now in force */
+  ZT_MSG_RESUME = 8,     /* client -> server, optional, before USER_PROOF:
+                            attach this connection to a live session */
+  ZT_MSG_PATH = 9,       /* client -> server: which path the server should
+                            send data on (UDP works, or the TLS stream) */
 };
 
 /* Per-type body limits: anything larger closes the session. */
@@ -38,6 +42,15 @@ enum zt_msg_type {
 #define ZT_MAX_DATA 65535
 #define ZT_MAX_ROUTES_MSG 8192 /* ZT_MAX_ROUTES ROUTE attributes fit */
 #define ZT_MIN_DATA 20 /* smallest IPv4 header */
+#define ZT_RESUME_TOKEN_LEN 32
+#define ZT_RESUME_MSG_LEN (8 + ZT_RESUME_TOKEN_LEN) /* u64 session id, token */
+#define ZT_PATH_MSG_LEN 1                           /* u8 enum zt_path */
+
+/* PATH: where the client wants the server's data. */
+enum zt_path {
+  ZT_PATH_TLS = 0, /* UDP does not get through: use the TLS stream */
+  ZT_PATH_UDP = 1, /* authenticated UDP datagrams arrive both ways */
+};
 
 /* USER_PROOF fields. */
 #define ZT_MAX_CHAIN_CERTS 4
@@ -59,6 +72,12 @@ enum zt_attr {
   ZT_ATTR_DNS_DOMAIN = 6, /* name, 1..253 bytes of [a-zA-Z0-9.-]; repeated */
   ZT_ATTR_KEEPALIVE = 7,  /* u16 seconds; exactly once */
   ZT_ATTR_SESSION_ID = 8, /* u64; exactly once */
+  ZT_ATTR_UDP = 9,        /* the UDP data channel, at most once: u16 port,
+                             u32 server index, u32 client index, u8 cipher,
+                             u32 rekey interval (s) */
+  ZT_ATTR_RESUME = 10,    /* 32-byte resume token; at most once */
+  ZT_ATTR_REAUTH = 11,    /* u32 seconds between re-authentications,
+                             0 = never; at most once */
 };
 #define ZT_MAX_ROUTES 256
 #define ZT_MAX_DNS_SERVERS 8

@@ -42,6 +42,15 @@ void audit_admit(const struct session *s) {
            groups(&s->user, ug, sizeof(ug)), groups(&s->device, dg, sizeof(dg)));
 }
 
+void audit_reauth(const struct session *s) {
+  char u[160], d[160];
+  log_info("audit event=reauth session=%llu user=\"%s\" device=\"%s\" endpoint=%s "
+           "user_serial=%s device_serial=%s count=%u",
+           (unsigned long long)s->id, quote(s->user.name, u, sizeof(u)),
+           quote(s->device.name, d, sizeof(d)), s->peer, s->user.serial, s->device.serial,
+           s->reauths);
+}
+
 void audit_kill(const struct session *s, const char *by) {
   char u[160], d[160];
   log_info("audit event=kill session=%llu user=\"%s\" device=\"%s\" by=%s",

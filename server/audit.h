@@ -13,6 +13,9 @@ void audit_reject(const struct session *s, uint16_t code, const char *detail);
 void audit_end(const struct session *s, uint16_t code, const char *detail);
 /* audit_kill records that an administrator ended |s| (|by| says how, e.g.
  * "control"); the session's end record follows. */
+/* audit_reauth: |s| re-authenticated (both certificates verified again) on
+ * a new connection and continues there. */
+void audit_reauth(const struct session *s);
 void audit_kill(const struct session *s, const char *by);
 /* audit_reload records a reload: |ok| says whether the new CRLs and policy
  * are in force; |detail| is the summary or the error. */

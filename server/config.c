@@ -4,13 +4,15 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "dkeys.h"
 #include "msg.h"
 #include "pool.h"
 
 static const char *const top_keys[] = {
     "listen", "udp_listen", "tls", "tunnel", "policy", "control_socket", "metrics_listen",
     "max_sessions", "handshake_timeout", "max_handshakes", "max_handshakes_per_source",
-    "connect_rate_per_source", "idle_timeout", "user", "sandbox", NULL};
+    "connect_rate_per_source", "idle_timeout", "user", "sandbox", "data_cipher",
+    "rekey_interval", "reauth_interval", NULL};
 static const char *const tls_keys[] = {"certificate", "private_key", "device_ca",
                                        "user_ca", "crl", NULL};
 static const char *const tunnel_keys[] = {"interface", "mtu", "pool4", "pool6",
@@ -158,6 +160,32 @@ static int read_tunnel(struct zt_conf *c, config_setting_t *t,
   return 1;
 }
 
+/* The UDP data channel's address, cipher and key lifetimes. */
+static int read_data(struct zt_conf *c, config_setting_t *root, const char *udp,
+                     struct server_config *cfg) {
+  const char *cipher = "aes-256-gcm";
+  int rekey = 120, reauth = 3600;
+  if (!zt_conf_string(c, root, "data_cipher", 0, &cipher) ||
+      !zt_conf_int(c, root, "rekey_interval", 0, 1, 86400, &rekey) ||
+      !zt_conf_int(c, root, "reauth_interval", 0, 0, 604800, &reauth))
+    return 0;
+  if (!(cfg->data_cipher = zt_aead_from_name(cipher)))
+    return zt_conf_fail(c, config_setting_get_member(root, "data_cipher"),
+                        "data_cipher must be \"aes-256-gcm\" or \"chacha20-poly1305\"");
+  if (reauth != 0 && reauth < 10)
+    return zt_conf_fail(c, config_setting_get_member(root, "reauth_interval"),
+                        "reauth_interval must be 0 (never) or at least 10 seconds");
+  cfg->rekey_interval = (unsigned)rekey;
+  cfg->reauth_interval = (unsigned)reauth;
+  if (!udp) return 1;
+  if (!zt_hostport_split(udp, cfg->udp_host, sizeof(cfg->udp_host), &cfg->udp_port) ||
+      !zt_ip_parse(cfg->udp_host, &(struct zt_ip){0}))
+    return zt_conf_fail(c, config_setting_get_member(root, "udp_listen"),
+                        "udp_listen must be ADDRESS:PORT, e.g. \"192.0.2.1:8443\"");
+  cfg->has_udp_listen = 1;
+  return 1;
+}
+
 /* The account of the network-facing process (privsep.c looks it up). */
 static int read_privsep(struct zt_conf *c, config_setting_t *root,
                         struct server_config *cfg) {
@@ -196,6 +224,7 @@ int server_config_load(const char *path, struct server_config *cfg, char *err,
       !zt_conf_int(&c, root, "handshake_timeout", 0, 1, 300, &hs_timeout) ||
       !read_limits(&c, root, cfg) ||
       !read_privsep(&c, root, cfg) ||
+      !read_data(&c, root, udp, cfg) ||
       !zt_conf_group(&c, root, "tls", 1, &tls) || !read_tls(&c, tls, cfg) ||
       !zt_conf_group(&c, root, "tunnel", 1, &tunnel) ||
       !read_tunnel(&c, tunnel, cfg))
@@ -220,7 +249,6 @@ int server_config_load(const char *path, struct server_config *cfg, char *err,
   }
   cfg->has_policy = cfg->policy[0] != '\0';
   if (cfg->has_policy) zt_conf_note_file(&c, root, "policy", cfg->policy, 0, &cfg->files);
-  cfg->has_udp_listen = udp != NULL;
   cfg->max_sessions = (unsigned)max_sessions;
   cfg->handshake_timeout = (unsigned)hs_timeout;
   ok = 1;

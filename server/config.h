@@ -17,7 +17,12 @@ struct server_config {
   char file[ZT_PATH_LEN];     /* this configuration, as given */
   char listen_host[256];
   uint16_t listen_port;
-  int has_udp_listen;
+  int has_udp_listen;         /* the UDP data channel */
+  char udp_host[256];
+  uint16_t udp_port;
+  int data_cipher;            /* enum zt_aead_id */
+  unsigned rekey_interval;    /* seconds */
+  unsigned reauth_interval;   /* seconds; 0 = never */
   char cert[ZT_PATH_LEN], key[ZT_PATH_LEN];
   char device_ca[ZT_PATH_LEN], user_ca[ZT_PATH_LEN];
   size_t ncrl;

@@ -117,6 +117,16 @@ static int session_json(const struct session *s, CBB *out) {
   zt_ctl_kv_u64(&kv, "drops_total", drops_total(s));
   zt_ctl_kv_counts(&kv, "drops", drop_names, s->drops, DROP_MAX);
   zt_ctl_kv_u64(&kv, "flows", s->ct.count);
+  char ep[64] = "";
+  if (s->udp_peer_len) zt_sockaddr_format((const struct sockaddr *)&s->udp_peer, ep, sizeof(ep));
+  zt_ctl_kv_str(&kv, "path", s->on_udp ? "udp" : "tls");
+  zt_ctl_kv_str(&kv, "udp_endpoint", ep);
+  zt_ctl_kv_u64(&kv, "udp_datagrams_in", s->udp_in);
+  zt_ctl_kv_u64(&kv, "udp_datagrams_out", s->udp_out);
+  zt_ctl_kv_u64(&kv, "epoch_tx", s->dc ? s->dc->tx.epoch : 0);
+  zt_ctl_kv_u64(&kv, "epoch_rx", s->dc ? s->dc->rx.cur.epoch : 0);
+  zt_ctl_kv_u64(&kv, "rekeys", s->rekeys);
+  zt_ctl_kv_u64(&kv, "reauths", s->reauths);
   return zt_ctl_kv_end(&kv);
 }
 

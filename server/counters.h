@@ -37,6 +37,7 @@ struct server_counters {
   uint64_t refused_by[REFUSE_MAX];
   uint64_t idle_timeouts;      /* sessions closed by idle_timeout */
   uint64_t admitted;
+  uint64_t reauths;         /* sessions taken over by a new connection */
   uint64_t rejected[REASON_SLOTS]; /* closed before admission, by reason;
                                       [ZT_REASON_TIMEOUT]: handshake_timeout */
   uint64_t ended;

@@ -3,16 +3,22 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "packet.h"
 #include "proto.h"
+#include "offload.h"
 #include "server.h"
+#include "udp.h"
 
-/* Packets taken from the TUN per wakeup: enough to coalesce many frames into
- * each TLS record, few enough to keep the loop fair to the sockets. */
+/* Reads from the TUN per wakeup, and bytes: enough to coalesce many frames
+ * into each TLS record and many datagrams into each send, few enough to
+ * keep the loop fair to the sockets and a session's TLS queue from taking
+ * a burst it would have to drop (a read can be a 64 KiB super-packet). */
 #define TUN_BATCH 64
+#define TUN_BATCH_BYTES (256 * 1024)
 
 /* The policy question a packet asks: its remote address, its protocol and
  * the port that the policy names (the destination port outbound, the
@@ -57,34 +63,92 @@ static enum drop_reason decide(struct session *s, const struct zt_pkt *p, int fr
   return DROP_MAX;
 }
 
+/* The destination address of the IP packet at |ip| (|len| bytes), or 0. */
+static int packet_dst(const uint8_t *ip, size_t len, struct zt_ip *dst) {
+  memset(dst, 0, sizeof(*dst));
+  if (len >= 20 && ip[0] >> 4 == 4) {
+    dst->family = AF_INET;
+    memcpy(dst->addr, ip + 16, 4);
+    return 1;
+  }
+  if (len >= 40 && ip[0] >> 4 == 6) {
+    dst->family = AF_INET6;
+    memcpy(dst->addr, ip + 24, 16);
+    return 1;
+  }
+  return 0;
+}
+
+int forward_check_to_client(struct session *s, const uint8_t *pkt, size_t len) {
+  struct zt_pkt info;
+  if (!zt_pkt_parse(pkt, len, &info)) {
+    session_count_drop(s, DROP_MALFORMED);
+    return 0;
+  }
+  enum drop_reason r = decide(s, &info, 0);
+  if (r != DROP_MAX) {
+    session_count_drop(s, r);
+    return 0;
+  }
+  s->pkts_out++;
+  return 1;
+}
+
+/* Queues the packets of |pkt| for a session on the TLS stream: a super-packet
+ * is split first. */
+static void send_stream(struct server *srv, struct session *s, const uint8_t *pkt,
+                        size_t len) {
+  size_t seglen[ZT_GSO_MAX_SEGS];
+  int n = 1;
+  const uint8_t *base = pkt;
+  size_t stride = 0;
+  if (srv->tun.vnet) {
+    n = zt_gso_split(pkt, len, srv->segs, FORWARD_SEG_STRIDE, 0, ZT_GSO_MAX_SEGS, seglen);
+    if (n < 0) {
+      session_count_drop(s, DROP_MALFORMED);
+      return;
+    }
+    base = srv->segs;
+    stride = FORWARD_SEG_STRIDE;
+  } else {
+    seglen[0] = len;
+  }
+  for (int k = 0; k < n; k++) {
+    const uint8_t *p = base + (size_t)k * stride;
+    if (!forward_check_to_client(s, p, seglen[k])) continue;
+    if (!zt_conn_queue(&s->conn, ZT_MSG_DATA, p, seglen[k])) {
+      s->pkts_out--;
+      session_count_drop(s, DROP_QUEUE_FULL);
+      continue;
+    }
+  }
+  server_mark_dirty(srv, s);
+}
+
 void forward_from_tun(struct server *srv) {
-  for (int i = 0; i < TUN_BATCH; i++) {
-    ssize_t n = read(srv->tun.fd, srv->pkt, ZT_MAX_DATA);
+  size_t hdr = srv->tun.vnet ? ZT_VNET_HDR_LEN : 0, bytes = 0;
+  for (int i = 0; i < TUN_BATCH && bytes < TUN_BATCH_BYTES; i++) {
+    ssize_t n = read(srv->tun.fd, srv->pkt, FORWARD_TUN_READ);
     if (n < 0) {
       if (errno != EAGAIN && errno != EINTR) log_warn("read from TUN: %s", strerror(errno));
       return;
     }
-    struct zt_pkt info;
-    if (!zt_pkt_parse(srv->pkt, (size_t)n, &info)) {
+    bytes += (size_t)n;
+    struct zt_ip dst;
+    if ((size_t)n <= hdr || !packet_dst(srv->pkt + hdr, (size_t)n - hdr, &dst)) {
       srv->counters.drops[DROP_MALFORMED]++;
       continue;
     }
-    struct session *s = server_session_for_addr(srv, &info.dst);
+    /* Every segment of a super-packet has the same destination. */
+    struct session *s = server_session_for_addr(srv, &dst);
     if (!s) {
       srv->counters.drops[DROP_NO_SESSION]++;
       continue;
     }
-    enum drop_reason r = decide(s, &info, 0);
-    if (r != DROP_MAX) {
-      session_count_drop(s, r);
-      continue;
-    }
-    if (!zt_conn_queue(&s->conn, ZT_MSG_DATA, srv->pkt, (size_t)n)) {
-      session_count_drop(s, DROP_QUEUE_FULL);
-      continue;
-    }
-    s->pkts_out++;
-    server_mark_dirty(srv, s);
+    if (udp_session_sends(s))
+      udp_send_super(s, srv->pkt, (size_t)n, srv->tun.vnet);
+    else
+      send_stream(srv, s, srv->pkt, (size_t)n);
   }
 }
 
@@ -94,24 +158,38 @@ static int is_own_source(const struct session *s, const struct zt_ip *src) {
   return s->has_addr6 && memcmp(src->addr, s->addr6.addr, 16) == 0;
 }
 
-void forward_to_tun(struct session *s, const uint8_t *pkt, size_t len) {
+int forward_check_from_client(struct session *s, const uint8_t *pkt, size_t len) {
   struct zt_pkt info;
+  s->last_data_ms = s->srv->now_ms; /* keepalives do not count */
   if (!zt_pkt_parse(pkt, len, &info)) {
     session_count_drop(s, DROP_MALFORMED);
-    return;
+    return 0;
   }
   if (!is_own_source(s, &info.src)) {
     session_count_drop(s, DROP_SPOOFED_SOURCE);
-    return;
+    return 0;
   }
   enum drop_reason r = decide(s, &info, 1);
   if (r != DROP_MAX) {
     session_count_drop(s, r);
-    return;
-  }
-  if (write(s->srv->tun.fd, pkt, len) != (ssize_t)len) {
-    session_count_drop(s, DROP_TUN_WRITE);
-    return;
+    return 0;
   }
   s->pkts_in++;
+  return 1;
+}
+
+int forward_tun_write(struct server *srv, const uint8_t *pkt, size_t len) {
+  static const uint8_t none[ZT_VNET_HDR_LEN];
+  struct iovec iov[2] = {{(void *)none, ZT_VNET_HDR_LEN}, {(void *)pkt, len}};
+  size_t hdr = srv->tun.vnet ? ZT_VNET_HDR_LEN : 0;
+  return writev(srv->tun.fd, srv->tun.vnet ? iov : iov + 1, srv->tun.vnet ? 2 : 1) ==
+         (ssize_t)(len + hdr);
+}
+
+void forward_to_tun(struct session *s, const uint8_t *pkt, size_t len) {
+  if (!forward_check_from_client(s, pkt, len)) return;
+  if (!forward_tun_write(s->srv, pkt, len)) {
+    s->pkts_in--;
+    session_count_drop(s, DROP_TUN_WRITE);
+  }
 }

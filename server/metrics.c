@@ -193,7 +193,45 @@ static int reloads(CBB *out, const struct server *srv) {
                 metrics_http_refused(srv));
 }
 
+/* The UDP data channel; all zero without udp_listen. */
+static int data_channel(CBB *out, const struct server *srv) {
+  static const struct udp_counters none;
+  const struct udp_counters *c = srv->udp ? &srv->udp->c : &none;
+  uint64_t on_udp = 0;
+  for (const struct session *s = srv->sessions; s; s = s->next) on_udp += s->on_udp;
+  if (!single(out, "ztvpn_sessions_udp", "gauge",
+              "Established sessions whose data to the client goes over UDP now", on_udp) ||
+      !head(out, "ztvpn_udp_datagrams_total", "counter",
+            "Authenticated UDP datagrams received (in) and sent (out), probes included") ||
+      !sample(out, "ztvpn_udp_datagrams_total", "direction", "in", c->dgrams_in) ||
+      !sample(out, "ztvpn_udp_datagrams_total", "direction", "out", c->dgrams_out) ||
+      !head(out, "ztvpn_udp_dropped_total", "counter",
+            "UDP datagrams dropped unanswered, by reason: malformed, unknown-index, epoch "
+            "(no key for it), replay, auth (failed authentication)"))
+    return 0;
+  for (int r = ZT_OPEN_MALFORMED; r <= ZT_OPEN_AUTH; r++)
+    if (!sample(out, "ztvpn_udp_dropped_total", "reason",
+                zt_open_result_name((enum zt_open_result)r), c->dropped[r]))
+      return 0;
+  return single(out, "ztvpn_udp_send_errors_total", "counter",
+                "Datagrams the kernel refused to send (full buffer, unreachable client)",
+                c->send_errors) &&
+         single(out, "ztvpn_udp_roams_total", "counter",
+                "Times a client's UDP address changed (the newest authenticated datagram "
+                "came from elsewhere)",
+                c->roams) &&
+         single(out, "ztvpn_rekeys_total", "counter",
+                "Key epoch changes of the UDP data channel, both directions", c->rekeys) &&
+         single(out, "ztvpn_reauths_total", "counter",
+                "Sessions re-authenticated on a new connection (both certificates and the "
+                "user proof checked again)",
+                srv->counters.reauths) &&
+         single(out, "ztvpn_path_fallbacks_total", "counter",
+                "Times a session's data to the client fell back from UDP to the TLS stream",
+                c->fallbacks);
+}
+
 int metrics_render(const struct server *srv, CBB *out) {
   return identity(out, srv) && connections(out, srv) && traffic(out, srv) &&
-         reloads(out, srv);
+         reloads(out, srv) && data_channel(out, srv);
 }

@@ -16,6 +16,7 @@
 #include "forward.h"
 #include "log.h"
 #include "metrics_http.h"
+#include "offload.h"
 #include "tls.h"
 
 #define EPOLL_BATCH 64
@@ -62,7 +63,9 @@ static int setup_tun(struct server *srv) {
   char err[512];
   struct zt_ip ip;
   struct zt_prefix p;
-  if (!tun_open(cfg->interface, &srv->tun, err, sizeof(err)) ||
+  /* Offloads: the kernel hands over TCP/UDP super-packets of up to 64 KiB
+   * and takes merged ones back, so a packet costs no system call. */
+  if (!tun_open_queues(cfg->interface, 1, 1, &srv->tun, err, sizeof(err)) ||
       !tun_set_mtu_up(&srv->tun, cfg->mtu, err, sizeof(err))) {
     log_err("%s", err);
     return 0;
@@ -104,6 +107,7 @@ int server_init(struct server *srv, const struct server_config *cfg,
   srv->tun.fd = -1;
   srv->listen_ev.kind = EV_LISTEN;
   srv->tun_ev.kind = EV_TUN;
+  srv->udp_ev.kind = EV_UDP;
   srv->sig_ev.kind = EV_SIGNAL;
   srv->now_ms = zt_now_ms();
   refusals_init(srv);
@@ -122,28 +126,28 @@ int server_init(struct server *srv, const struct server_config *cfg,
     return 0;
   }
   srv->by_index = calloc(srv->pool.size, sizeof(*srv->by_index));
-  srv->pkt = malloc(ZT_MAX_DATA);
+  srv->pkt = malloc(FORWARD_TUN_READ);
+  srv->segs = malloc((size_t)ZT_GSO_MAX_SEGS * FORWARD_SEG_STRIDE);
   srv->sources = src_limits_new(cfg->max_handshakes, cfg->max_handshakes_per_source,
                                 cfg->connect_rate_per_source);
-  if (!srv->by_index || !srv->pkt || !srv->sources) {
+  if (!srv->by_index || !srv->pkt || !srv->segs || !srv->sources) {
     log_err("out of memory");
     return 0;
   }
   if (!setup_tun(srv)) return 0;
+  if (cfg->has_udp_listen && !udp_open(srv)) return 0;
   srv->listen_fd = listen_on(cfg);
   srv->sig_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
   srv->epfd = epoll_create1(EPOLL_CLOEXEC);
   if (srv->listen_fd < 0 || srv->sig_fd < 0 || srv->epfd < 0 ||
       !watch(srv, srv->listen_fd, &srv->listen_ev) ||
       !watch(srv, srv->tun.fd, &srv->tun_ev) ||
-      !watch(srv, srv->sig_fd, &srv->sig_ev)) {
+      !watch(srv, srv->sig_fd, &srv->sig_ev) ||
+      (srv->udp && !watch(srv, srv->udp->fd, &srv->udp_ev))) {
     if (srv->listen_fd >= 0) log_err("event setup: %s", strerror(errno));
     return 0;
   }
   if (!control_open(srv) || !metrics_http_open(srv)) return 0;
-  if (cfg->has_udp_listen)
-    log_warn("udp_listen: the UDP data channel is not available in this version; "
-             "data uses the TLS stream");
   log_info("listening on %s:%u, tunnel %s, pool %s (client addresses: %u)",
            cfg->listen_host, cfg->listen_port, srv->tun.name,
            zt_prefix_format(&cfg->pool4, (char[ZT_ADDR_STRLEN]){0}),
@@ -169,6 +173,13 @@ struct session *server_session_for_addr(struct server *srv, const struct zt_ip *
   return memcmp(own->addr, ip->addr, n) == 0 ? s : NULL;
 }
 
+struct session *server_session_by_id(struct server *srv, uint64_t id) {
+  /* Only re-authentications look sessions up by id: a walk is enough. */
+  for (struct session *s = srv->sessions; s; s = s->next)
+    if (s->id == id && s->state == SS_ESTABLISHED) return s;
+  return NULL;
+}
+
 void server_mark_dirty(struct server *srv, struct session *s) {
   if (s->dirty) return;
   s->dirty = 1;
@@ -177,6 +188,7 @@ void server_mark_dirty(struct server *srv, struct session *s) {
 }
 
 static void flush_dirty(struct server *srv) {
+  udp_flush(srv);
   while (srv->dirty) {
     struct session *s = srv->dirty;
     srv->dirty = s->dirty_next;
@@ -257,6 +269,7 @@ int server_run(struct server *srv) {
       switch (src->kind) {
         case EV_LISTEN: accept_clients(srv); break;
         case EV_TUN: forward_from_tun(srv); break;
+        case EV_UDP: udp_on_readable(srv); break;
         case EV_SIGNAL: on_signal(srv); break;
         case EV_CONTROL:
         case EV_CONTROL_CONN: control_on_event(srv, src, evs[i].events); break;
@@ -290,6 +303,7 @@ void server_release(struct server *srv) {
   if (srv->sig_fd >= 0) close(srv->sig_fd);
   if (srv->epfd >= 0) close(srv->epfd);
   tun_close(&srv->tun);
+  udp_close(srv);
   SSL_CTX_free(srv->tls);
   X509_STORE_free(srv->user_store);
   acl_cache_free(srv->acls);
@@ -299,6 +313,8 @@ void server_release(struct server *srv) {
   src_limits_free(srv->sources);
   free(srv->by_index);
   free(srv->pkt);
+  free(srv->segs);
+  srv->segs = NULL;
   srv->sources = NULL;
   srv->by_index = NULL;
   srv->pkt = NULL;

@@ -19,11 +19,14 @@
 #include "source_limits.h"
 #include "timers.h"
 #include "tun.h"
+#include "udp.h"
 
 struct server {
   const struct server_config *cfg;
   int epfd;
-  struct ev_source listen_ev, tun_ev, sig_ev;
+  struct ev_source listen_ev, tun_ev, sig_ev, udp_ev;
+  struct udp_plane *udp;        /* the UDP data channel, NULL without one */
+  uint8_t *segs;                /* a super-packet split for the TLS stream */
   int listen_fd, sig_fd;
   struct tun_dev tun;
   SSL_CTX *tls;
@@ -51,7 +54,7 @@ struct server {
   uint64_t generation;          /* bumped by every reload that took effect */
   time_t last_reload;           /* 0 before the first */
   int last_reload_ok;
-  uint8_t *pkt;                 /* one TUN packet */
+  uint8_t *pkt;                 /* one TUN read (a super-packet with offloads) */
 };
 
 /* server_init opens the listener and the TUN device; it takes over |creds|
@@ -69,6 +72,9 @@ void server_release(struct server *srv);
 /* server_session_for_addr finds the established session holding tunnel
  * address |ip|: O(1) through the pool index. */
 struct session *server_session_for_addr(struct server *srv, const struct zt_ip *ip);
+
+/* server_session_by_id finds the established session |id|, or NULL. */
+struct session *server_session_by_id(struct server *srv, uint64_t id);
 
 /* server_reload re-reads the CRLs and the policy. Both are validated
  * completely before they replace the ones in force, together; on any error

@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include <openssl/err.h>
+#include <openssl/mem.h>
+#include <openssl/rand.h>
 #include <openssl/sha.h>
 
 #include "admission.h"
@@ -20,7 +22,13 @@
 #include "msg.h"
 #include "server.h"
 #include "tls.h"
+#include "udp.h"
 #include "userproof.h"
+
+/* How long after reauth_interval a session that did not re-authenticate is
+ * closed: the client starts early; this covers a slow or failed attempt and
+ * its retry. */
+#define REAUTH_GRACE_S 60
 
 /* Bytes a session may have queued for sending before its packets drop. */
 #define SESSION_OUT_MAX (512 * 1024)
@@ -74,6 +82,13 @@ static void arm_timer(struct session *s) {
       uint64_t idle = s->last_data_ms + cfg->idle_timeout * 1000ull;
       if (idle < when) when = idle;
     }
+    if (cfg->reauth_interval) {
+      uint64_t due = s->auth_ms + (cfg->reauth_interval + REAUTH_GRACE_S) * 1000ull;
+      if (due < when) when = due;
+    }
+    /* The UDP path and a replaced key set are looked at every second. */
+    if ((s->on_udp || s->dc_prev) && s->srv->now_ms + 1000 < when)
+      when = s->srv->now_ms + 1000;
   }
   zt_timer_arm(&s->srv->timers, &s->timer, when);
 }
@@ -181,7 +196,9 @@ static void session_teardown(struct session *s, uint16_t code, const char *why,
     zt_conn_flush(&s->conn);
     zt_conn_shutdown(&s->conn);
   }
-  if (s->state == SS_ESTABLISHED) {
+  if (s->taken_over) {
+    handshake_over(s);
+  } else if (s->state == SS_ESTABLISHED) {
     audit_end(s, code, why);
     srv->counters.ended++;
     srv->by_index[s->pool_index] = NULL;
@@ -207,7 +224,9 @@ static void session_teardown(struct session *s, uint16_t code, const char *why,
   if (s->next) s->next->prev = s->prev;
   srv->nsessions--;
   /* After the last write: the totals keep what the session carried. */
-  metrics_session_ended(&srv->ended, s, code);
+  if (!s->taken_over) metrics_session_ended(&srv->ended, s, code);
+  if (s->taken_over) zt_conn_shutdown(&s->conn);
+  udp_session_end(s);
   zt_conn_free(&s->conn);
   sk_X509_pop_free(s->device_chain, X509_free);
   sk_X509_pop_free(s->user_chain, X509_free);
@@ -243,6 +262,12 @@ static void session_timer(void *arg) {
     session_close(s, ZT_REASON_TIMEOUT, why);
     return;
   }
+  unsigned reauth = s->srv->cfg->reauth_interval;
+  if (reauth && now - s->auth_ms >= (reauth + REAUTH_GRACE_S) * 1000ull) {
+    session_close(s, ZT_REASON_TIMEOUT, "no re-authentication within reauth_interval");
+    return;
+  }
+  udp_session_tick(s);
   uint64_t ka = s->srv->cfg->keepalive * 1000ull;
   if (now - s->last_rx_ms >= ka * ZT_DEAD_FACTOR) {
     session_close(s, ZT_REASON_TIMEOUT, "no keepalive from the client");
@@ -416,13 +441,40 @@ static void fill_admit(struct session *s, struct zt_admit *a) {
   memcpy(a->domains, cfg->domains, sizeof(a->domains));
 }
 
+/* Builds the ADMIT of |s| (its pool index allocated) with a fresh UDP key
+ * set and resume token, and queues it. Returns 1 or 0. */
+static int queue_admit(struct session *s) {
+  uint8_t body[ZT_MAX_ADMIT];
+  size_t len = 0, rlen;
+  CBB cbb;
+  /* 5 KiB of routes: off the stack, and per call so that admissions on
+   * several threads would never share it. */
+  struct zt_admit *a = calloc(1, sizeof(*a));
+  uint8_t *rbody = malloc(ZT_MAX_ROUTES_MSG);
+  int ok = a != NULL && rbody != NULL;
+  if (ok) {
+    fill_admit(s, a);
+    ok = routes_body(a->routes, a->nroutes, rbody, &rlen, s->routes_digest) &&
+         udp_session_keys(s, a) && RAND_bytes(s->resume_token, sizeof(s->resume_token));
+  }
+  if (ok) {
+    a->has_resume = 1;
+    memcpy(a->resume_token, s->resume_token, sizeof(a->resume_token));
+    a->reauth_interval = s->srv->cfg->reauth_interval;
+    ok = CBB_init_fixed(&cbb, body, sizeof(body)) && zt_admit_build(&cbb, a) &&
+         CBB_finish(&cbb, NULL, &len) &&
+         zt_conn_queue(&s->conn, ZT_MSG_ADMIT, body, len);
+  }
+  free(rbody);
+  if (a) OPENSSL_cleanse(a, sizeof(*a));
+  free(a);
+  return ok;
+}
+
 /* Builds and sends ADMIT; the session then holds its addresses. Returns 0
  * when |s| was closed. */
 static int admit(struct session *s) {
   struct server *srv = s->srv;
-  uint8_t body[ZT_MAX_ADMIT];
-  size_t len = 0;
-  CBB cbb;
   if (srv->nsessions - srv->nhandshakes >= srv->cfg->max_sessions) {
     session_close(s, ZT_REASON_NO_ADDRESS, "the concentrator is full (max_sessions)");
     return 0;
@@ -436,25 +488,7 @@ static int admit(struct session *s) {
     session_close(s, ZT_REASON_NO_ADDRESS, "no tunnel address left in the pool");
     return 0;
   }
-  /* 5 KiB of routes: off the stack, and per call so that admissions on
-   * several threads would never share it. */
-  struct zt_admit *a = calloc(1, sizeof(*a));
-  int ok = a != NULL;
-  uint8_t *rbody = malloc(ZT_MAX_ROUTES_MSG);
-  size_t rlen;
-  ok = ok && rbody != NULL;
-  if (ok) {
-    fill_admit(s, a);
-    ok = routes_body(a->routes, a->nroutes, rbody, &rlen, s->routes_digest);
-  }
-  free(rbody);
-  if (ok) {
-    ok = CBB_init_fixed(&cbb, body, sizeof(body)) && zt_admit_build(&cbb, a) &&
-         CBB_finish(&cbb, NULL, &len) &&
-         zt_conn_queue(&s->conn, ZT_MSG_ADMIT, body, len);
-  }
-  free(a);
-  if (!ok) {
+  if (!queue_admit(s)) {
     zt_pool_release(&srv->pool, s->pool_index);
     session_close(s, ZT_REASON_INTERNAL, "cannot build the tunnel parameters");
     return 0;
@@ -463,11 +497,74 @@ static int admit(struct session *s) {
   srv->by_index[s->pool_index] = s;
   handshake_over(s);
   srv->counters.admitted++;
-  s->last_rx_ms = s->last_data_ms = srv->now_ms;
+  s->last_rx_ms = s->last_data_ms = s->auth_ms = srv->now_ms;
   session_set_expiry(s);
   audit_admit(s);
   if (!session_flush(s)) return 0;
   arm_timer(s);
+  return 1;
+}
+
+/* Points the epoll registration of |s|'s connection back at |s|. */
+static void rewatch(struct session *s) {
+  struct epoll_event ev = {.events = s->epoll_events, .data.ptr = &s->ev};
+  epoll_ctl(s->srv->epfd, EPOLL_CTL_MOD, s->conn.fd, &ev);
+}
+
+#define SWAP(T, a, b) \
+  do {                \
+    T swap_tmp = (a); \
+    (a) = (b);        \
+    (b) = swap_tmp;   \
+  } while (0)
+
+/* The connection |n|, fully authenticated again (device and user), takes
+ * over the live session |o| that it presented the resume token of: |o|
+ * moves to the new connection with the fresh chains, new UDP keys and a new
+ * ADMIT, keeping its addresses, flows and counters; the old connection ends
+ * quietly with |n|. Make-before-break: the tunnel never stops. Returns 0
+ * when |o| was closed (|n| is always gone). |proof| is the USER_PROOF body
+ * just handled, in |n|'s input. */
+static int take_over(struct session *n, struct session *o, CBS proof) {
+  struct server *srv = n->srv;
+  /* What the new connection sent after its USER_PROOF is |o|'s now. */
+  const uint8_t *after = CBS_data(&proof) + CBS_len(&proof);
+  CBS rest;
+  CBS_init(&rest, after, (size_t)(n->conn.in + n->conn.in_len - after));
+  zt_conn_consumed(&n->conn, &rest);
+  SWAP(struct zt_conn, n->conn, o->conn);
+  SWAP(uint32_t, n->epoll_events, o->epoll_events);
+  rewatch(n);
+  rewatch(o);
+  SWAP(struct zt_identity, n->device, o->device);
+  SWAP(struct zt_identity, n->user, o->user);
+  SWAP(STACK_OF(X509) *, n->device_chain, o->device_chain);
+  SWAP(STACK_OF(X509) *, n->user_chain, o->user_chain);
+  memcpy(o->peer, n->peer, sizeof(o->peer));
+  o->generation = n->generation;
+  /* Output queued on the old connection is lost with it; the new one
+   * starts with the ADMIT. */
+  n->taken_over = 1;
+  session_teardown(n, ZT_REASON_SHUTDOWN, "re-authenticated on a new connection", 0);
+  /* The groups in the new certificates may differ: the policy follows. */
+  struct acl *acl = acl_cache_get(srv->acls, &o->user, &o->device);
+  if (acl) {
+    acl_free(o->acl);
+    o->acl = acl;
+  }
+  o->auth_ms = o->last_rx_ms = srv->now_ms;
+  o->reauths++;
+  srv->counters.reauths++;
+  session_set_expiry(o);
+  if (!queue_admit(o)) {
+    session_close(o, ZT_REASON_INTERNAL, "cannot build the tunnel parameters");
+    return 0;
+  }
+  log_info("session %llu (%s@%s): re-authenticated from %s (%u so far)",
+           (unsigned long long)o->id, o->user.name, o->device.name, o->peer, o->reauths);
+  audit_reauth(o);
+  if (!session_flush(o)) return 0;
+  arm_timer(o);
   return 1;
 }
 
@@ -493,6 +590,21 @@ static int on_user_proof(struct session *s, CBS body) {
     session_close(s, code, why);
     return 0;
   }
+  if (s->wants_resume) {
+    struct session *o = server_session_by_id(s->srv, s->resume.session_id);
+    /* Only the same device and user may take a session over; anything
+     * else gets a session of its own, as without RESUME. */
+    if (o && o != s &&
+        CRYPTO_memcmp(o->resume_token, s->resume.token, ZT_RESUME_TOKEN_LEN) == 0 &&
+        strcmp(o->device.name, s->device.name) == 0 &&
+        strcmp(o->user.name, s->user.name) == 0) {
+      take_over(s, o, body);
+      return 0; /* |s| is gone either way */
+    }
+    log_info("session %llu: session %llu to resume is gone or not this pair's; "
+             "starting a new one", (unsigned long long)s->id,
+             (unsigned long long)s->resume.session_id);
+  }
   return admit(s);
 }
 
@@ -501,6 +613,14 @@ static int on_message(struct session *s, uint8_t type, CBS body) {
   struct zt_reason_msg reason;
   char why[ZT_MAX_REASON_TEXT + 64];
   if (s->state == SS_AWAIT_PROOF) {
+    if (type == ZT_MSG_RESUME && !s->wants_resume) {
+      if (!zt_resume_parse(body, &s->resume)) {
+        session_close(s, ZT_REASON_PROTOCOL, "malformed RESUME message");
+        return 0;
+      }
+      s->wants_resume = 1;
+      return 1;
+    }
     if (type != ZT_MSG_USER_PROOF) {
       session_close(s, ZT_REASON_PROTOCOL, "expected the user proof first");
       return 0;
@@ -509,11 +629,19 @@ static int on_message(struct session *s, uint8_t type, CBS body) {
   }
   switch (type) {
     case ZT_MSG_DATA:
-      s->last_data_ms = s->srv->now_ms; /* keepalives do not count */
       forward_to_tun(s, CBS_data(&body), CBS_len(&body));
       return 1;
     case ZT_MSG_KEEPALIVE:
       return 1;
+    case ZT_MSG_PATH: {
+      uint8_t path;
+      if (!zt_path_parse(body, &path)) {
+        session_close(s, ZT_REASON_PROTOCOL, "malformed PATH message");
+        return 0;
+      }
+      udp_session_on_path(s, path);
+      return 1;
+    }
     case ZT_MSG_CLOSE:
       if (!zt_reason_parse(body, &reason)) {
         session_close(s, ZT_REASON_PROTOCOL, "malformed CLOSE message");

@@ -14,6 +14,7 @@
 #include "conntrack.h"
 #include "counters.h"
 #include "identity.h"
+#include "msg.h"
 #include "source_limits.h"
 #include "timers.h"
 
@@ -27,7 +28,7 @@ enum session_state {
 
 /* What an epoll event refers to: the first member of each owner. */
 enum ev_kind {
-  EV_LISTEN, EV_TUN, EV_SIGNAL, EV_SESSION, EV_CONTROL, EV_CONTROL_CONN,
+  EV_LISTEN, EV_TUN, EV_UDP, EV_SIGNAL, EV_SESSION, EV_CONTROL, EV_CONTROL_CONN,
   EV_METRICS, EV_METRICS_CONN
 };
 struct ev_source {
@@ -65,6 +66,27 @@ struct session {
   uint64_t pkts_in, pkts_out; /* in: from the client to the network */
   uint64_t drops[DROP_MAX];
   uint64_t drop_log_ms;      /* rate limit for drop log lines */
+  /* The UDP data channel (udp.c): the key set of the current TLS
+   * connection and, for a grace period after a re-authentication, the one
+   * before it; where the client's datagrams come from; which path data to
+   * the client takes. */
+  struct dchan *dc, *dc_prev;
+  struct sockaddr_storage udp_peer;
+  socklen_t udp_peer_len;    /* 0 until the first authenticated datagram */
+  int path_udp;              /* the client's last PATH said UDP works */
+  int on_udp;                /* data to the client goes over UDP */
+  uint64_t last_udp_rx_ms;
+  uint64_t udp_in, udp_out;  /* datagrams */
+  uint64_t rekeys;           /* key epochs moved on, both directions */
+  /* Re-authentication: the token a new connection presents to take this
+   * session over, when the last full authentication was, how many. */
+  uint8_t resume_token[ZT_RESUME_TOKEN_LEN];
+  uint64_t auth_ms;
+  uint32_t reauths;
+  /* On a connection not yet admitted: the session it asked to resume. */
+  int wants_resume;
+  struct zt_resume resume;
+  int taken_over;            /* its connection now serves another session */
   uint32_t epoll_events;
   int dirty;                 /* queued output waits for the end of a batch */
   struct session *dirty_next;

@@ -19,8 +19,20 @@ struct rtnl_route;
  * ZT_MAX_ROUTES before it removes the old one. */
 #define TUN_MAX_SAVED_ROUTES (2 * ZT_MAX_ROUTES)
 
+/* TUN_MAX_QUEUES bounds the queues of a multi-queue device (one per data
+ * plane worker). */
+#define TUN_MAX_QUEUES 16
+
 struct tun_dev {
   int fd;                 /* non-blocking; one IP packet per read/write */
+  /* Every queue's fd, queues[0] == fd; all non-blocking. nqueues is 1 after
+   * tun_open. With |vnet| each read/write carries a virtio_net_hdr
+   * (ZT_VNET_HDR_LEN bytes, tun/offload.h) in front of the packet, and the
+   * kernel may hand over TCP super-packets (and UDP ones when |uso|). */
+  int queues[TUN_MAX_QUEUES];
+  unsigned nqueues;
+  int vnet;
+  int uso;                /* the kernel took TUN_F_USO4|TUN_F_USO6 */
   char name[IFNAMSIZ];    /* the name the kernel gave the device */
   int ifindex;
   struct nl_sock *nl;     /* rtnetlink socket for configuration */
@@ -41,10 +53,20 @@ struct tun_dev {
  * it writes a one-line reason into |err| (|errlen| bytes) and returns 0. */
 int tun_open(const char *name, struct tun_dev *dev, char *err, size_t errlen);
 
+/* tun_open_queues is tun_open with |nqueues| (1..TUN_MAX_QUEUES) queues,
+ * IFF_MULTI_QUEUE when more than one, and with |vnet| IFF_VNET_HDR, a
+ * 10-byte vnet header and the offloads TUN_F_CSUM|TSO4|TSO6|TSO_ECN|USO4|
+ * USO6; a kernel that refuses USO gets the rest and |dev->uso| = 0. Fails
+ * (0, reason in |err|, nothing left open) when the kernel takes no offloads
+ * at all. tun_open(name, ...) is tun_open_queues(name, 1, 0, ...). */
+int tun_open_queues(const char *name, unsigned nqueues, int vnet,
+                    struct tun_dev *dev, char *err, size_t errlen);
+
 /* tun_close deletes the routes and addresses that went with the device by
  * closing it (the device is not persistent), puts back the laptop's own
  * routes that routes through it replaced (tun_restore_routes), deletes the
  * pinned host route (tun_unpin_host_route), and frees the netlink socket.
+ * It closes every queue of a multi-queue device.
  * Safe on a zeroed or already closed |dev| (fd < 0). */
 void tun_close(struct tun_dev *dev);
 

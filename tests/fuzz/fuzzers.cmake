@@ -73,3 +73,14 @@ zt_fuzzer(pki_index)
 target_link_libraries(fuzz_pki_index PRIVATE ztpki)
 zt_fuzzer(pki_args)
 target_link_libraries(fuzz_pki_args PRIVATE ztpki)
+
+# fuzz_gso: tun/ offloads, zt_gso_split on any read() of a vnet TUN and
+# zt_gro_coalesce of what it makes (the payload must come back) and of
+# arbitrary packets. Seeds in corpus/gso (fuzz/mkgso.py).
+zt_fuzzer(gso)
+target_link_libraries(fuzz_gso PRIVATE zttun)
+
+# fuzz_dgram: UDP data channel datagrams (common/dgram.c) against receivers
+# in several key-epoch states, and the input sealed and opened back (seeds
+# from fuzz/mkcorpus.py, sealed with the harness's fixed master secret).
+zt_fuzzer(dgram)

@@ -222,3 +222,51 @@ g = ( "x", 1, { h = "y"; } ); i = [ 1, 2 ]; j = ""; k = "s" "t";
 """)
 write("conf", "include", b'a = 1;\n@include "inc.conf"\ng = { @include "inc.conf" };\n')
 write("conf", "syntax-error", b"a = 1;\nb = ;\n")
+
+
+# UDP data channel datagrams (fuzz_dgram.c): [u8 selector][datagram], sealed
+# with master 00 01 .. 1f as common/dkeys.h and common/dgram.h describe.
+# Selector: bit 0 cipher (ChaCha20-Poly1305), bit 1 direction (s2c), bits 2-3
+# the receiver's state in the harness. Needs python3-cryptography.
+def dgram_seeds():
+    import hashlib
+    import hmac
+    try:
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
+    except ImportError:
+        print("mkcorpus: no python3-cryptography, dgram seeds left as they are")
+        return
+
+    def expand(prk, info, n):  # HKDF-Expand-SHA256, n <= 32
+        return hmac.new(prk, info + b"\x01", hashlib.sha256).digest()[:n]
+
+    def epoch_keys(direction, epoch):
+        s = expand(bytes(range(32)), b"ztvpn %s epoch 0" % direction, 32)
+        for e in range(epoch):
+            s = expand(s, b"ztvpn next epoch" + struct.pack(">I", e + 1), 32)
+        e = struct.pack(">I", epoch)
+        return expand(s, b"ztvpn key" + e, 32), expand(s, b"ztvpn iv" + e, 12)
+
+    def datagram(chacha, direction, epoch, counter, plain):
+        key, iv = epoch_keys(direction, epoch)
+        hdr = struct.pack(">BBHIQ", 1, epoch & 0xFF, 0, 0x0A0B0C0D, counter)
+        nonce = bytes(a ^ b for a, b in zip(iv, bytes(4) + struct.pack(">Q", counter)))
+        aead = ChaCha20Poly1305(key) if chacha else AESGCM(key)
+        return hdr + aead.encrypt(nonce, plain, hdr)
+
+    ping = ipv4(icmp(8, 0, 0x04D20001, b"ztvpn" * 8), proto=1)
+    # (state, epoch, counter, plaintext): what each state accepts or refuses
+    cases = [(0, 0, 0, ping), (0, 1, 0, ping), (1, 0, 3, ping), (1, 0, 1, b""),
+             (2, 0, 2, ping), (2, 2, 0, b""), (3, 0, 2, ping), (3, 1, 1, b"")]
+    for chacha in (0, 1):
+        for d, direction in enumerate((b"c2s", b"s2c")):
+            for state, epoch, counter, plain in cases:
+                sel = chacha | d << 1 | state << 2
+                label = "%s-%s-s%d-e%d-c%d" % ("chacha" if chacha else "aes",
+                                                direction.decode(), state, epoch, counter)
+                write("dgram", label,
+                      u8(sel) + datagram(chacha, direction, epoch, counter, plain))
+    write("dgram", "short", u8(0) + bytes([1, 0, 0, 0, 10, 11, 12, 13]) + bytes(8))
+
+
+dgram_seeds()

@@ -34,7 +34,7 @@ static const char *const base[] = {
     /* 14 */ "};",
     /* 15 */ "control_socket = \"/run/ztvpn/client.sock\";",
     /* 16 */ "connect_timeout = 5;",
-    /* 17 */ "max_backoff = 60;",
+    /* 17 */ "max_backoff = 60; udp = false;",
 };
 #define NBASE (sizeof(base) / sizeof(base[0]))
 
@@ -78,6 +78,7 @@ static void test_full_config(void **state) {
   assert_string_equal(c->control_socket, "/run/ztvpn/client.sock");
   assert_int_equal(c->connect_timeout, 5);
   assert_int_equal(c->max_backoff, 60);
+  assert_int_equal(c->udp, 0);
 }
 
 static void test_defaults(void **state) {
@@ -102,6 +103,7 @@ static void test_defaults(void **state) {
   assert_string_equal(c->control_socket, "");
   assert_int_equal(c->connect_timeout, 10);
   assert_int_equal(c->max_backoff, 30);
+  assert_int_equal(c->udp, 1);
   /* an empty tunnel group keeps the default name */
   static const char *const with_tunnel[] = {
       "server = \"192.0.2.1:1\"; server_name = \"gw\"; server_ca = \"ca.crt\";",
@@ -162,6 +164,8 @@ static const struct ct_err_case err_cases[] = {
      "'connect_timeout' must be between 1 and 120"},
     {"backoff big", {17, 17, "max_backoff = 3601;"}, 17,
      "'max_backoff' must be between 1 and 3600"},
+    {"udp number", {17, 17, "udp = 1;"}, 17, "'udp' must be true or false"},
+    {"udp string", {17, 17, "udp = \"yes\";"}, 17, "'udp' must be true or false"},
     {"server no port", {1, 1, "server = \"gw.corp.example\";"}, 1,
      "server must be HOST:PORT"},
     {"server bare v6", {1, 1, "server = \"2001:db8::1\";"}, 1, "server must be HOST:PORT"},

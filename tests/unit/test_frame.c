@@ -65,7 +65,7 @@ static void test_truncated_body(void **state) {
 }
 
 static void test_unknown_type(void **state) {
-  static const uint8_t types[] = {0, 8, 9, 0x7f, 0x80, 0xff};
+  static const uint8_t types[] = {0, 10, 11, 0x7f, 0x80, 0xff};
   for (size_t i = 0; i < sizeof(types); i++) {
     const uint8_t f[] = {types[i], 0x00, 0x00};
     expect_refused(f, sizeof(f), ZT_FRAME_UNKNOWN_TYPE);
@@ -87,6 +87,7 @@ static void test_oversized_per_type(void **state) {
       {ZT_MSG_REJECT, ZT_MAX_REASON_MSG},     {ZT_MSG_CLOSE, ZT_MAX_REASON_MSG},
       {ZT_MSG_DATA, ZT_MAX_DATA},             {ZT_MSG_KEEPALIVE, 0},
       {ZT_MSG_ROUTES, ZT_MAX_ROUTES_MSG},
+      {ZT_MSG_RESUME, ZT_RESUME_MSG_LEN},     {ZT_MSG_PATH, ZT_PATH_MSG_LEN},
   };
   for (size_t i = 0; i < sizeof(limits) / sizeof(limits[0]); i++) {
     uint8_t t = limits[i].type;
@@ -206,8 +207,10 @@ static void test_add_refuses(void **state) {
       {ZT_MSG_CLOSE, ZT_MAX_REASON_MSG + 1},
       {ZT_MSG_DATA, ZT_MAX_DATA + 1},
       {ZT_MSG_ROUTES, ZT_MAX_ROUTES_MSG + 1},
+      {ZT_MSG_RESUME, ZT_RESUME_MSG_LEN + 1},
+      {ZT_MSG_PATH, ZT_PATH_MSG_LEN + 1},
       {0, 0},  /* unknown types, even empty */
-      {8, 0},
+      {10, 0},
       {0xff, 0},
   };
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -219,7 +222,7 @@ static void test_add_refuses(void **state) {
   }
   CBB cbb, child;
   assert_int_equal(CBB_init(&cbb, 0), 1);
-  assert_int_equal(zt_frame_begin(&cbb, 9, &child), 0);
+  assert_int_equal(zt_frame_begin(&cbb, 10, &child), 0);
   CBB_cleanup(&cbb);
 }
 

@@ -239,6 +239,15 @@ static void full_admit(struct zt_admit *a) {
   a->ndomains = 2;
   strcpy(a->domains[0], "corp.example");
   strcpy(a->domains[1], "lab-1.corp.example");
+  a->has_udp = 1;
+  a->udp_port = 8443;
+  a->udp_server_index = 0xdeadbeef;
+  a->udp_client_index = 0x01020304;
+  a->udp_cipher = 2;
+  a->rekey_interval = 120;
+  a->has_resume = 1;
+  for (int i = 0; i < ZT_RESUME_TOKEN_LEN; i++) a->resume_token[i] = (uint8_t)(i * 7 + 1);
+  a->reauth_interval = 3600;
 }
 
 static void assert_prefix_equal(const struct zt_prefix *x, const struct zt_prefix *y) {
@@ -264,6 +273,17 @@ static void assert_admit_equal(const struct zt_admit *x, const struct zt_admit *
   assert_int_equal(x->ndomains, y->ndomains);
   for (size_t i = 0; i < x->ndomains; i++)
     assert_string_equal(x->domains[i], y->domains[i]);
+  assert_int_equal(x->has_udp, y->has_udp);
+  if (x->has_udp) {
+    assert_int_equal(x->udp_port, y->udp_port);
+    assert_int_equal(x->udp_server_index, y->udp_server_index);
+    assert_int_equal(x->udp_client_index, y->udp_client_index);
+    assert_int_equal(x->udp_cipher, y->udp_cipher);
+    assert_int_equal(x->rekey_interval, y->rekey_interval);
+  }
+  assert_int_equal(x->has_resume, y->has_resume);
+  if (x->has_resume) assert_memory_equal(x->resume_token, y->resume_token, ZT_RESUME_TOKEN_LEN);
+  assert_int_equal(x->reauth_interval, y->reauth_interval);
 }
 
 static int build_admit(const struct zt_admit *a, struct buf *b) {
@@ -294,6 +314,8 @@ static void test_admit_round_trip(void **state) {
 
   /* The minimum: IPv4 only, nothing optional. */
   full_admit(&a);
+  a.has_udp = a.has_resume = 0;
+  a.reauth_interval = 0;
   a.has_addr6 = 0;
   a.nroutes = a.ndns = a.ndomains = 0;
   a.mtu = ZT_MIN_MTU;
@@ -365,6 +387,10 @@ struct attr {
 #define KA(v) {ZT_ATTR_KEEPALIVE, 2, {(uint8_t)((v) >> 8), (uint8_t)(v)}}
 #define SID {ZT_ATTR_SESSION_ID, 8, {1, 2, 3, 4, 5, 6, 7, 8}}
 #define END {0, 0, {0}}
+/* UDP: port, server index, client index, cipher, rekey interval. */
+#define UDP(port, cipher, rekey)                                                  \
+  {ZT_ATTR_UDP, 15, {(uint8_t)((port) >> 8), (uint8_t)(port), 1, 2, 3, 4, 5, 6, 7, 8, \
+                     cipher, 0, 0, (uint8_t)((rekey) >> 8), (uint8_t)(rekey)}}
 
 /* Bodies are lists ending with END; type 0 with len 1 marks a real type-0
  * attribute. */
@@ -471,6 +497,32 @@ static const struct admit_case admit_cases[] = {
     {"domain newline", 0,
      {A4(100, 64, 0, 2, 10), MTU(1400), KA(10), SID,
       {ZT_ATTR_DNS_DOMAIN, 12, "corp.exampl\n"}, END}},
+    {"udp ok", 1, {A4(100, 64, 0, 2, 10), MTU(1400), KA(10), SID, UDP(8443, 1, 120), END}},
+    {"udp chacha", 1, {A4(100, 64, 0, 2, 10), MTU(1400), KA(10), SID, UDP(1, 2, 1), END}},
+    {"udp twice", 0,
+     {A4(100, 64, 0, 2, 10), MTU(1400), KA(10), SID, UDP(8443, 1, 120), UDP(8443, 1, 120),
+      END}},
+    {"udp port 0", 0, {A4(100, 64, 0, 2, 10), MTU(1400), KA(10), SID, UDP(0, 1, 120), END}},
+    {"udp cipher 0", 0, {A4(100, 64, 0, 2, 10), MTU(1400), KA(10), SID, UDP(8443, 0, 120), END}},
+    {"udp cipher 3", 0, {A4(100, 64, 0, 2, 10), MTU(1400), KA(10), SID, UDP(8443, 3, 120), END}},
+    {"udp rekey 0", 0, {A4(100, 64, 0, 2, 10), MTU(1400), KA(10), SID, UDP(8443, 1, 0), END}},
+    {"udp 14 bytes", 0,
+     {A4(100, 64, 0, 2, 10), MTU(1400), KA(10), SID,
+      {ZT_ATTR_UDP, 14, {0x20, 0xfb, 1, 2, 3, 4, 5, 6, 7, 8, 1, 0, 0, 0}}, END}},
+    {"resume ok", 1,
+     {A4(100, 64, 0, 2, 10), MTU(1400), KA(10), SID, {ZT_ATTR_RESUME, 32, {1}}, END}},
+    {"resume 31 bytes", 0,
+     {A4(100, 64, 0, 2, 10), MTU(1400), KA(10), SID, {ZT_ATTR_RESUME, 31, {1}}, END}},
+    {"resume 33 bytes", 0,
+     {A4(100, 64, 0, 2, 10), MTU(1400), KA(10), SID, {ZT_ATTR_RESUME, 33, {1}}, END}},
+    {"reauth week", 1,
+     {A4(100, 64, 0, 2, 10), MTU(1400), KA(10), SID, {ZT_ATTR_REAUTH, 4, {0, 9, 0x3a, 0x80}},
+      END}},
+    {"reauth week + 1", 0,
+     {A4(100, 64, 0, 2, 10), MTU(1400), KA(10), SID, {ZT_ATTR_REAUTH, 4, {0, 9, 0x3a, 0x81}},
+      END}},
+    {"reauth 2 bytes", 0,
+     {A4(100, 64, 0, 2, 10), MTU(1400), KA(10), SID, {ZT_ATTR_REAUTH, 2, {0, 10}}, END}},
     {"domain high byte", 0,
      {A4(100, 64, 0, 2, 10), MTU(1400), KA(10), SID,
       {ZT_ATTR_DNS_DOMAIN, 12, "corp.exampl\xe9"}, END}},
@@ -861,6 +913,51 @@ static void test_reason_truncated_and_trailing(void **state) {
   assert_string_equal(r.text, "x");
 }
 
+/* ---- RESUME and PATH ------------------------------------------------------- */
+
+static void test_resume_and_path(void **state) {
+  struct zt_resume r = {.session_id = 0x1122334455667788ull}, got;
+  uint8_t raw[ZT_RESUME_MSG_LEN + 1];
+  memset(r.token, 0xa5, sizeof(r.token));
+  CBB cbb;
+  CBS cbs;
+  size_t len;
+  assert_int_equal(CBB_init_fixed(&cbb, raw, sizeof(raw)), 1);
+  assert_int_equal(zt_resume_build(&cbb, &r), 1);
+  assert_int_equal(CBB_finish(&cbb, NULL, &len), 1);
+  assert_int_equal(len, ZT_RESUME_MSG_LEN);
+  assert_int_equal(raw[0], 0x11); /* big endian, by hand */
+  assert_int_equal(raw[7], 0x88);
+  assert_int_equal(raw[8], 0xa5);
+  for (size_t cut = 0; cut <= len + 1; cut++) {
+    raw[ZT_RESUME_MSG_LEN] = 0;
+    CBS_init(&cbs, raw, cut);
+    assert_int_equal(zt_resume_parse(cbs, &got), cut == ZT_RESUME_MSG_LEN);
+  }
+  CBS_init(&cbs, raw, len);
+  assert_int_equal(zt_resume_parse(cbs, &got), 1);
+  assert_int_equal(got.session_id, r.session_id);
+  assert_memory_equal(got.token, r.token, sizeof(r.token));
+
+  uint8_t p[2], path;
+  for (unsigned v = 0; v < 256; v++) {
+    p[0] = (uint8_t)v;
+    CBS_init(&cbs, p, 1);
+    assert_int_equal(zt_path_parse(cbs, &path), v <= 1);
+    if (v <= 1) assert_int_equal(path, v);
+  }
+  p[0] = ZT_PATH_UDP;
+  CBS_init(&cbs, p, 2);
+  assert_int_equal(zt_path_parse(cbs, &path), 0);
+  CBS_init(&cbs, p, 0);
+  assert_int_equal(zt_path_parse(cbs, &path), 0);
+  assert_int_equal(CBB_init_fixed(&cbb, p, sizeof(p)), 1);
+  assert_int_equal(zt_path_build(&cbb, ZT_PATH_TLS), 1);
+  assert_int_equal(CBB_finish(&cbb, NULL, &len), 1);
+  assert_int_equal(len, 1);
+  assert_int_equal(p[0], 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_proof_round_trip),
@@ -882,6 +979,7 @@ int main(void) {
       cmocka_unit_test(test_reason_build_replaces_unprintable),
       cmocka_unit_test(test_reason_length_limits),
       cmocka_unit_test(test_reason_truncated_and_trailing),
+      cmocka_unit_test(test_resume_and_path),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

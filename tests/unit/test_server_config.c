@@ -13,6 +13,8 @@
 
 #include <cmocka.h>
 
+#include "dkeys.h"
+
 #include "config.h"
 #include "conftext.h"
 #include "testutil.h"
@@ -170,6 +172,30 @@ static void test_limits(void **state) {
   assert_int_equal(f->cfg.idle_timeout, 0);
 }
 
+/* The data channel's settings as set. */
+static void test_data_channel(void **state) {
+  struct fixture *f = *state;
+  const struct ct_edit set = {2, 2,
+                              "udp_listen = \"[2001:db8::1]:51820\"; data_cipher = \"chacha20-poly1305\";\n"
+                              "rekey_interval = 1; reauth_interval = 10;"};
+  if (!load_edit(f, &set)) fail_msg("%s", f->ct.err);
+  assert_int_equal(f->cfg.has_udp_listen, 1);
+  assert_string_equal(f->cfg.udp_host, "2001:db8::1");
+  assert_int_equal(f->cfg.udp_port, 51820);
+  assert_int_equal(f->cfg.data_cipher, ZT_AEAD_CHACHA20POLY1305);
+  assert_int_equal(f->cfg.rekey_interval, 1);
+  assert_int_equal(f->cfg.reauth_interval, 10);
+  const struct ct_edit most = {2, 2, "rekey_interval = 86400; reauth_interval = 604800;"};
+  if (!load_edit(f, &most)) fail_msg("%s", f->ct.err);
+  assert_int_equal(f->cfg.has_udp_listen, 0);
+  assert_int_equal(f->cfg.rekey_interval, 86400);
+  assert_int_equal(f->cfg.reauth_interval, 604800);
+  const struct ct_edit never = {2, 2, "reauth_interval = 0; data_cipher = \"aes-256-gcm\";"};
+  if (!load_edit(f, &never)) fail_msg("%s", f->ct.err);
+  assert_int_equal(f->cfg.reauth_interval, 0);
+  assert_int_equal(f->cfg.data_cipher, ZT_AEAD_AES256GCM);
+}
+
 static void test_defaults(void **state) {
   struct fixture *f = *state;
   ct_write(f->ct.path, minimal, sizeof(minimal) / sizeof(minimal[0]), NULL);
@@ -193,6 +219,9 @@ static void test_defaults(void **state) {
   assert_int_equal(c->max_handshakes_per_source, 16);
   assert_int_equal(c->connect_rate_per_source, 20);
   assert_int_equal(c->idle_timeout, 0);
+  assert_int_equal(c->data_cipher, ZT_AEAD_AES256GCM);
+  assert_int_equal(c->rekey_interval, 120);
+  assert_int_equal(c->reauth_interval, 3600);
   assert_prefix(&c->pool4, "10.9.0.0/30"); /* the smallest pool: one client */
   assert_int_equal(c->has_pool6, 0);
   assert_int_equal(c->nroutes, 0);
@@ -379,6 +408,23 @@ static const struct ct_err_case err_cases[] = {
     {"idle week", {23, 23, "idle_timeout = 604801;"}, 23,
      "'idle_timeout' must be between 0 and 604800"},
     {"idle bool", {23, 23, "idle_timeout = false;"}, 23, "'idle_timeout' must be an integer"},
+    {"udp no port", {2, 2, "udp_listen = \"192.0.2.1\";"}, 2,
+     "udp_listen must be ADDRESS:PORT"},
+    {"udp name", {2, 2, "udp_listen = \"gw.example:8443\";"}, 2,
+     "udp_listen must be ADDRESS:PORT"},
+    {"udp port 0", {2, 2, "udp_listen = \"192.0.2.1:0\";"}, 2,
+     "udp_listen must be ADDRESS:PORT"},
+    {"udp number", {2, 2, "udp_listen = 8443;"}, 2, "'udp_listen' must be a string"},
+    {"cipher unknown", {23, 23, "data_cipher = \"aes-128-gcm\";"}, 23,
+     "data_cipher must be \"aes-256-gcm\" or \"chacha20-poly1305\""},
+    {"rekey 0", {23, 23, "rekey_interval = 0;"}, 23,
+     "'rekey_interval' must be between 1 and 86400"},
+    {"rekey day+1", {23, 23, "rekey_interval = 86401;"}, 23,
+     "'rekey_interval' must be between 1 and 86400"},
+    {"reauth short", {23, 23, "reauth_interval = 9;"}, 23,
+     "reauth_interval must be 0 (never) or at least 10 seconds"},
+    {"reauth week+1", {23, 23, "reauth_interval = 604801;"}, 23,
+     "'reauth_interval' must be between 0 and 604800"},
 };
 
 static void test_errors(void **state) {
@@ -530,7 +576,7 @@ int main(void) {
       T(test_full_config),    T(test_full_tunnel),    T(test_defaults),       T(test_relative_config_path),
       T(test_errors),         T(test_edges_accepted), T(test_missing_file),
       T(test_include),        T(test_check_files),    T(test_short_err_buffer),
-      T(test_limits),
+      T(test_limits),         T(test_data_channel),
   };
 #undef T
   return cmocka_run_group_tests(tests, NULL, NULL);

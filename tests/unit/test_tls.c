@@ -484,7 +484,7 @@ static void test_queue_limits(void **state) {
   assert_int_equal(zt_conn_flush(&p.cli), ZT_IO_OK);
   assert_int_equal(zt_conn_queue(&p.cli, ZT_MSG_KEEPALIVE, body, 1), 0);
   assert_int_equal(zt_conn_queue(&p.cli, 0, body, 1), 0);
-  assert_int_equal(zt_conn_queue(&p.cli, 9, body, 1), 0);
+  assert_int_equal(zt_conn_queue(&p.cli, 10, body, 1), 0);
   assert_int_equal(zt_conn_queued(&p.cli), 0);
   pair_close(&p);
   pair_open(&p, server_ctx(0), client_ctx(pki.device_crt, pki.device_key, pki.server_ca),

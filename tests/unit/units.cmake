@@ -1,4 +1,7 @@
 zt_unit_test(test_tun zttun)
+zt_unit_test(test_gso zttun)
+zt_unit_test(test_gro zttun)
+zt_unit_test(test_tun_offload zttun)
 zt_unit_test(test_addr ztcommon)
 zt_unit_test(test_frame ztcommon)
 zt_unit_test(test_msg ztcommon)
@@ -30,3 +33,9 @@ zt_unit_test(test_metrics ztserver)
 zt_unit_test(test_metrics_http ztserver)
 zt_unit_test(test_sandbox ztserver)
 zt_unit_test(test_pki ztpki)
+# The UDP data channel's replay window, key schedule and datagrams
+# (test_dgram seals from two threads at once).
+find_package(Threads REQUIRED)
+zt_unit_test(test_replay ztcommon)
+zt_unit_test(test_dkeys ztcommon)
+zt_unit_test(test_dgram ztcommon Threads::Threads)
