@@ -124,7 +124,8 @@ tcp_serve ssh "$NS_CORP" "$CORP_ADDR" 22 || bail "the corp port 22 listener did 
 say "corp runs a small web server on port 80, and something listening on port 22 (standing in for ssh)."
 
 section "5. The gateway and its policy"
-write_server_conf "$ZT_TMP/gw/server.conf" 'policy = "policy.conf";'
+write_server_conf "$ZT_TMP/gw/server.conf" 'policy = "policy.conf";
+udp_listen = "192.0.2.1:8443";'
 # No global route list: each client is sent the routes its rules allow.
 conf_routes "$ZT_TMP/gw/server.conf" || bail "cannot edit server.conf"
 cat >"$ZT_TMP/gw/policy.conf" <<'EOF'
@@ -200,6 +201,10 @@ show laptop "$NS_L1" curl -sS --max-time 10 "http://$CORP_ADDR/" ||
 	bail "the HTTP fetch through the tunnel failed"
 say "corp saw the laptop's tunnel address, not its real one:"
 sed 's/^/    /' "$(bg_log http)" | grep '"GET' || true
+say "The packets travelled as encrypted UDP datagrams, keyed from the TLS session that proved both identities; the TLS connection stays for control messages and as the fallback when UDP is blocked. Both sides logged the switch:"
+wait_for 5 has_line 'data to the client now over UDP' "$(bg_log server)" ||
+	bail "the gateway never used the UDP data channel"
+grep -hE 'UDP' "$(bg_log client)" "$(bg_log server)" | sed 's/^/    /'
 
 # show_as WHO DISPLAY NS CMD...: like show, but print DISPLAY as the
 # command (the real one has long temporary paths).
