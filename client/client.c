@@ -283,8 +283,6 @@ static void schedule_reauth(struct client *c) {
 static void on_admit(struct client *c, CBS body) {
   char err[512], a[ZT_ADDR_STRLEN], a6[ZT_ADDR_STRLEN];
   struct zt_ip server;
-  uint64_t before = c->admit.session_id;
-  int had = c->admit.has_resume;
   if (!zt_admit_parse(body, &c->admit)) {
     disconnect(c, 0, "malformed ADMIT from the server");
     return;
@@ -301,11 +299,12 @@ static void on_admit(struct client *c, CBS body) {
     return;
   }
   schedule_reauth(c);
-  if (had && before == ad->session_id) {
+  if (ad->resumed) {
     c->state = CS_ESTABLISHED;
     c->backoff = 1;
     c->last_rx_ms = c->last_tx_ms = c->now_ms;
-    log_info("session %llu resumed on a new connection", (unsigned long long)before);
+    log_info("session %llu resumed on a new connection",
+             (unsigned long long)ad->session_id);
     watch_tun(c, 1);
     return;
   }
@@ -622,7 +621,7 @@ static int reauth_admitted(struct client *c, CBS body) {
     reauth_failed(c, "malformed ADMIT");
     return 0;
   }
-  if (ad->session_id != c->admit.session_id) {
+  if (!ad->resumed || ad->session_id != c->admit.session_id) {
     /* The server no longer had our session and made a new one: that is a
      * reconnection, with a tunnel set up afresh. */
     free(ad);

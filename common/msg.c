@@ -157,6 +157,10 @@ int zt_admit_parse(CBS body, struct zt_admit *out) {
           return 0;
         out->has_resume = 1;
         break;
+      case ZT_ATTR_RESUMED:
+        if (seen & bit) return 0;
+        out->resumed = 1;
+        break;
       case ZT_ATTR_REAUTH:
         if ((seen & bit) || !CBS_get_u32(&v, &out->reauth_interval) ||
             out->reauth_interval > 604800)
@@ -234,6 +238,9 @@ int zt_admit_build(CBB *body, const struct zt_admit *a) {
   if (a->has_resume &&
       (!CBB_add_u8(body, ZT_ATTR_RESUME) || !CBB_add_u16_length_prefixed(body, &v) ||
        !CBB_add_bytes(&v, a->resume_token, ZT_RESUME_TOKEN_LEN)))
+    return 0;
+  if (a->resumed &&
+      (!CBB_add_u8(body, ZT_ATTR_RESUMED) || !CBB_add_u16_length_prefixed(body, &v)))
     return 0;
   if (a->reauth_interval &&
       (!CBB_add_u8(body, ZT_ATTR_REAUTH) || !CBB_add_u16_length_prefixed(body, &v) ||

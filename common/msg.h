@@ -52,6 +52,7 @@ struct zt_admit {
   int has_resume;
   uint8_t resume_token[ZT_RESUME_TOKEN_LEN];
   uint32_t reauth_interval;  /* seconds; 0 = never */
+  int resumed;               /* continues the session RESUME named */
 };
 
 /* zt_admit_parse fills |out| from |body|: unknown or repeated-once

@@ -78,6 +78,8 @@ enum zt_attr {
   ZT_ATTR_RESUME = 10,    /* 32-byte resume token; at most once */
   ZT_ATTR_REAUTH = 11,    /* u32 seconds between re-authentications,
                              0 = never; at most once */
+  ZT_ATTR_RESUMED = 12,   /* empty; at most once: this ADMIT continues the
+                             session that RESUME named */
 };
 #define ZT_MAX_ROUTES 256
 #define ZT_MAX_DNS_SERVERS 8

@@ -94,7 +94,7 @@ uint8_t *zt_udp_out_room(struct zt_udp_out *out, size_t need) {
 int zt_udp_out_commit(struct zt_udp_out *out, uint8_t *p, size_t len,
                       const struct sockaddr *to, socklen_t tolen) {
   size_t off = (size_t)(p - out->arena);
-  if (p < out->arena + out->used || off + len > ZT_UDP_TX_ARENA ||
+  if (p < out->arena + out->used || off > ZT_UDP_TX_ARENA || len > ZT_UDP_TX_ARENA - off ||
       out->n >= ZT_UDP_TX_MAX || tolen > sizeof(struct sockaddr_storage))
     return 0;
   size_t d = out->ndest;
@@ -118,7 +118,8 @@ int zt_udp_out_commit(struct zt_udp_out *out, uint8_t *p, size_t len,
  * contiguous, all of the first one's size except possibly the last. */
 static size_t gso_run(const struct zt_udp_out *out, size_t i) {
   size_t seg = out->ent[i].len, total = seg, k = i + 1;
-  if (!out->gso) return 1;
+  /* UDP_SEGMENT 0 means "no segmentation": empty datagrams go alone. */
+  if (!out->gso || seg == 0) return 1;
   while (k < out->n && k - i < ZT_UDP_GSO_MAX_SEGS &&
          out->ent[k].dest == out->ent[i].dest &&
          out->ent[k].off == out->ent[k - 1].off + out->ent[k - 1].len &&
@@ -130,6 +131,23 @@ static size_t gso_run(const struct zt_udp_out *out, size_t i) {
   return k - i;
 }
 
+/* send_singly sends entries [first, first + count) one datagram per call
+ * and returns how many the kernel took. */
+static size_t send_singly(const struct zt_udp_out *out, int fd, size_t first,
+                          size_t count) {
+  size_t ok = 0;
+  for (size_t k = first; k < first + count; k++) {
+    uint16_t d = out->ent[k].dest;
+    ssize_t r;
+    do {
+      r = sendto(fd, out->arena + out->ent[k].off, out->ent[k].len, MSG_DONTWAIT,
+                 (const struct sockaddr *)&out->dest[d], out->destlen[d]);
+    } while (r < 0 && errno == EINTR);
+    if (r >= 0) ok++;
+  }
+  return ok;
+}
+
 size_t zt_udp_out_flush(struct zt_udp_out *out, int fd) {
   enum { BATCH = 64 };
   struct mmsghdr msgs[BATCH];
@@ -138,10 +156,9 @@ size_t zt_udp_out_flush(struct zt_udp_out *out, int fd) {
     char buf[CMSG_SPACE(sizeof(uint16_t))];
     struct cmsghdr align;
   } ctl[BATCH];
-  size_t counts[BATCH], sent = 0, i = 0;
+  size_t counts[BATCH], firsts[BATCH], sent = 0, i = 0;
   while (i < out->n) {
     int m = 0;
-    size_t start = i;
     while (m < BATCH && i < out->n) {
       size_t run = gso_run(out, i);
       size_t bytes = 0;
@@ -164,6 +181,7 @@ size_t zt_udp_out_flush(struct zt_udp_out *out, int fd) {
         c->cmsg_len = CMSG_LEN(sizeof(seg));
         memcpy(CMSG_DATA(c), &seg, sizeof(seg));
       }
+      firsts[m] = i;
       counts[m++] = run;
       i += run;
     }
@@ -176,15 +194,18 @@ size_t zt_udp_out_flush(struct zt_udp_out *out, int fd) {
         continue;
       }
       if (r < 0 && errno == EINTR) continue;
-      if (r < 0 && (errno == EIO || errno == EINVAL) && out->gso &&
+      if (r < 0 && (errno == EIO || errno == EINVAL) &&
           msgs[done].msg_hdr.msg_controllen) {
-        /* This path cannot offload segmentation (a device without
-         * checksum offload): send datagram by datagram from now on,
-         * starting again at the train that failed. */
-        out->gso = 0;
-        i = start;
-        for (int k = 0; k < done; k++) i += counts[k];
-        break;
+        /* The kernel would not segment this train: its path cannot (a
+         * device without checksum offload) or its destination is refused
+         * anyway (port 0). Send it datagram by datagram; only if that
+         * works was GSO at fault, and later trains go singly too. */
+        size_t ok = send_singly(out, fd, firsts[done], counts[done]);
+        if (ok > 0) out->gso = 0;
+        sent += ok;
+        out->errors += counts[done] - ok;
+        done++;
+        continue;
       }
       /* Full socket buffer or an unreachable peer: drop the one that
        * failed (the next ones may go elsewhere) and go on. */

@@ -4,6 +4,9 @@
 #ifndef ZTVPN_UDPIO_H
 #define ZTVPN_UDPIO_H
 
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* struct mmsghdr */
+#endif
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>

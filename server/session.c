@@ -442,8 +442,9 @@ static void fill_admit(struct session *s, struct zt_admit *a) {
 }
 
 /* Builds the ADMIT of |s| (its pool index allocated) with a fresh UDP key
- * set and resume token, and queues it. Returns 1 or 0. */
-static int queue_admit(struct session *s) {
+ * set and resume token, and queues it; |resumed| when it continues a
+ * session on a new connection. Returns 1 or 0. */
+static int queue_admit(struct session *s, int resumed) {
   uint8_t body[ZT_MAX_ADMIT];
   size_t len = 0, rlen;
   CBB cbb;
@@ -461,6 +462,7 @@ static int queue_admit(struct session *s) {
     a->has_resume = 1;
     memcpy(a->resume_token, s->resume_token, sizeof(a->resume_token));
     a->reauth_interval = s->srv->cfg->reauth_interval;
+    a->resumed = resumed;
     ok = CBB_init_fixed(&cbb, body, sizeof(body)) && zt_admit_build(&cbb, a) &&
          CBB_finish(&cbb, NULL, &len) &&
          zt_conn_queue(&s->conn, ZT_MSG_ADMIT, body, len);
@@ -488,7 +490,7 @@ static int admit(struct session *s) {
     session_close(s, ZT_REASON_NO_ADDRESS, "no tunnel address left in the pool");
     return 0;
   }
-  if (!queue_admit(s)) {
+  if (!queue_admit(s, 0)) {
     zt_pool_release(&srv->pool, s->pool_index);
     session_close(s, ZT_REASON_INTERNAL, "cannot build the tunnel parameters");
     return 0;
@@ -556,7 +558,7 @@ static int take_over(struct session *n, struct session *o, CBS proof) {
   o->reauths++;
   srv->counters.reauths++;
   session_set_expiry(o);
-  if (!queue_admit(o)) {
+  if (!queue_admit(o, 1)) {
     session_close(o, ZT_REASON_INTERNAL, "cannot build the tunnel parameters");
     return 0;
   }

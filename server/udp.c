@@ -282,6 +282,10 @@ static void follow_peer(struct session *s, struct dchan *dc, const struct zt_dgr
       h->counter + 1 != dc->rx.cur.replay.next)
     return;
   if (s->udp_peer_len == fromlen && memcmp(&s->udp_peer, from, fromlen) == 0) return;
+  /* Nothing can be sent to port 0: a rewritten header must not move us. */
+  if ((from->sa_family == AF_INET && ((const struct sockaddr_in *)from)->sin_port == 0) ||
+      (from->sa_family == AF_INET6 && ((const struct sockaddr_in6 *)from)->sin6_port == 0))
+    return;
   char was[64], now[64];
   int first = s->udp_peer_len == 0;
   if (!first) zt_sockaddr_format((const struct sockaddr *)&s->udp_peer, was, sizeof(was));

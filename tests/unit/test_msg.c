@@ -248,6 +248,7 @@ static void full_admit(struct zt_admit *a) {
   a->has_resume = 1;
   for (int i = 0; i < ZT_RESUME_TOKEN_LEN; i++) a->resume_token[i] = (uint8_t)(i * 7 + 1);
   a->reauth_interval = 3600;
+  a->resumed = 1;
 }
 
 static void assert_prefix_equal(const struct zt_prefix *x, const struct zt_prefix *y) {
@@ -284,6 +285,7 @@ static void assert_admit_equal(const struct zt_admit *x, const struct zt_admit *
   assert_int_equal(x->has_resume, y->has_resume);
   if (x->has_resume) assert_memory_equal(x->resume_token, y->resume_token, ZT_RESUME_TOKEN_LEN);
   assert_int_equal(x->reauth_interval, y->reauth_interval);
+  assert_int_equal(x->resumed, y->resumed);
 }
 
 static int build_admit(const struct zt_admit *a, struct buf *b) {
@@ -314,7 +316,7 @@ static void test_admit_round_trip(void **state) {
 
   /* The minimum: IPv4 only, nothing optional. */
   full_admit(&a);
-  a.has_udp = a.has_resume = 0;
+  a.has_udp = a.has_resume = a.resumed = 0;
   a.reauth_interval = 0;
   a.has_addr6 = 0;
   a.nroutes = a.ndns = a.ndomains = 0;
@@ -521,6 +523,12 @@ static const struct admit_case admit_cases[] = {
     {"reauth week + 1", 0,
      {A4(100, 64, 0, 2, 10), MTU(1400), KA(10), SID, {ZT_ATTR_REAUTH, 4, {0, 9, 0x3a, 0x81}},
       END}},
+    {"resumed", 1, {A4(100, 64, 0, 2, 10), MTU(1400), KA(10), SID, {ZT_ATTR_RESUMED, 0, {0}}, END}},
+    {"resumed twice", 0,
+     {A4(100, 64, 0, 2, 10), MTU(1400), KA(10), SID, {ZT_ATTR_RESUMED, 0, {0}},
+      {ZT_ATTR_RESUMED, 0, {0}}, END}},
+    {"resumed 1 byte", 0,
+     {A4(100, 64, 0, 2, 10), MTU(1400), KA(10), SID, {ZT_ATTR_RESUMED, 1, {1}}, END}},
     {"reauth 2 bytes", 0,
      {A4(100, 64, 0, 2, 10), MTU(1400), KA(10), SID, {ZT_ATTR_REAUTH, 2, {0, 10}}, END}},
     {"domain high byte", 0,

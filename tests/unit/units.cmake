@@ -39,3 +39,5 @@ find_package(Threads REQUIRED)
 zt_unit_test(test_replay ztcommon)
 zt_unit_test(test_dkeys ztcommon)
 zt_unit_test(test_dgram ztcommon Threads::Threads)
+# Batched UDP I/O (sendmmsg/GSO, recvmmsg/GRO), in a private network namespace.
+zt_unit_test(test_udpio ztcommon)
