@@ -2,6 +2,9 @@
 # Installs every package ztvpn needs to build, test and run its demo on
 # Debian 12, and nothing when all of them are already there (idempotent and
 # quiet then). Run as root.
+#
+#   packaging/install-deps.sh --bench   # instead: only the VPNs that
+#                                       # tests/bench/compare.sh measures
 set -euo pipefail
 
 PACKAGES=(
@@ -16,6 +19,25 @@ PACKAGES=(
 	# Debian packages (packaging/build-deb.sh) and their test
 	dpkg-dev debhelper lintian man-db groff-base systemd
 )
+
+# The peers of tests/bench/compare.sh: only with --bench, never for the
+# build or the tests.
+BENCH_PACKAGES=(openvpn wireguard-go wireguard-tools ocserv openconnect iperf3 python3 procps)
+bench=0
+case ${1:-} in
+'') ;;
+--bench) bench=1 PACKAGES=("${BENCH_PACKAGES[@]}") ;;
+*) echo "usage: $0 [--bench]" >&2; exit 2 ;;
+esac
+
+# Debian's ocserv package enables a system-wide server (port 443, PAM) where
+# systemd runs; the benchmark starts its own, so one it just installed is
+# stopped and disabled again.
+quiet_ocserv() {
+	[ "$bench" = 1 ] && [ -d /run/systemd/system ] || return 0
+	case " $* " in *" ocserv "*) ;; *) return 0 ;; esac
+	systemctl disable --now ocserv.socket ocserv.service >/dev/null 2>&1 || true
+}
 
 # The account of the server's network-facing process (README.md, "Privilege
 # separation and sandbox"); the Debian package's postinst makes it too.
@@ -48,4 +70,5 @@ echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+quiet_ocserv "${missing[@]}"
 ensure_account
