@@ -1069,3 +1069,199 @@ client_routes() {
 	     END{for (i = 0; i < n; i++) print r[i]}' "$(bg_log "$1")" |
 		sort | tr '\n' ' ' | sed 's/ $//'
 }
+
+# --- the UDP data channel (issue 4) -------------------------------------------
+# Helpers for test_udp*.sh. The data channel shares the port of the TLS
+# listener: udp_listen = $UDP_ENDPOINT.
+# shellcheck disable=SC2034 # UDPTOOL_BIN is read by the tests
+UDPTOOL_BIN=$ZT_BUILD/tests/tools/ztvpn-udptool
+UDP_ENDPOINT=$GW_LAN:8443
+
+# server_conf_udp FILE SOCK [EXTRA]: write_server_conf_crl FILE with
+# udp_listen = $UDP_ENDPOINT, control_socket = SOCK and EXTRA.
+server_conf_udp() {
+	write_server_conf_crl "$1" "udp_listen = \"$UDP_ENDPOINT\";
+control_socket = \"$2\";
+${3:-}"
+}
+
+# json_get FIELD [USER]: read ztvpn-ctl --json output on stdin and print
+# FIELD: of USER's session (a sessions listing; USER empty = its only
+# session), or of the document itself (a status). Strings as they are,
+# numbers in decimal, true/false, null as nothing. Fails if absent.
+json_get() {
+	python3 -c 'import json, sys
+d = json.load(sys.stdin)
+field, user = sys.argv[1], sys.argv[2]
+if "sessions" in d:
+    ss = [s for s in d["sessions"] if not user or s.get("user") == user]
+    if len(ss) != 1:
+        sys.exit(1)
+    d = ss[0]
+if field not in d:
+    sys.exit(1)
+v = d[field]
+print("" if v is None else str(v).lower() if isinstance(v, bool) else v)' "$1" "${2:-}" 2>/dev/null
+}
+
+# session_json_field SOCK FIELD [USER]: FIELD of a session in
+# `ztvpn-ctl -s SOCK --json sessions` (see json_get).
+session_json_field() {
+	local out
+	out=$(timeout -k 2 10 "$CTL_BIN" -s "$1" --json sessions 2>/dev/null) || return 1
+	json_get "$2" "${3:-}" <<<"$out"
+}
+
+# client_json_field SOCK FIELD: FIELD of `ztvpn-ctl -s SOCK --json status`
+# (a client's control socket).
+client_json_field() {
+	local out
+	out=$(timeout -k 2 10 "$CTL_BIN" -s "$1" --json status 2>/dev/null) || return 1
+	json_get "$2" <<<"$out"
+}
+
+# session_field_is SOCK FIELD VALUE [USER] / client_field_is SOCK FIELD
+# VALUE: the field has exactly that value (for wait_for).
+session_field_is() { [[ $(session_json_field "$1" "$2" "${4:-}") == "$3" ]]; }
+client_field_is() { [[ $(client_json_field "$1" "$2") == "$3" ]]; }
+
+# session_field_ge SOCK FIELD N [USER] / client_field_ge SOCK FIELD N: the
+# field is a number >= N.
+session_field_ge() {
+	local v
+	v=$(session_json_field "$1" "$2" "${4:-}") || return 1
+	[[ $v =~ ^[0-9]+$ ]] && ((v >= $3))
+}
+client_field_ge() {
+	local v
+	v=$(client_json_field "$1" "$2") || return 1
+	[[ $v =~ ^[0-9]+$ ]] && ((v >= $3))
+}
+
+# prom_snap SOCK NAME: save `ztvpn-ctl -s SOCK metrics` as $ZT_TMP/NAME.prom.
+prom_snap() {
+	timeout -k 2 10 "$CTL_BIN" -s "$1" metrics >"$ZT_TMP/$2.prom" 2>"$ZT_TMP/$2.prom.err" ||
+		log "ztvpn-ctl metrics for $2 failed: $(head -c 200 "$ZT_TMP/$2.prom.err")"
+}
+
+# prom_value NAME SERIES: the value of SERIES (labels exactly as written)
+# in snapshot NAME, or "none".
+prom_value() {
+	local v
+	v=$(awk -v s="$2" '$1 == s { print $2; exit }' "$ZT_TMP/$1.prom" 2>/dev/null)
+	printf '%s' "${v:-none}"
+}
+
+# prom_sum NAME METRIC: the sum of every series of METRIC (any labels) in
+# snapshot NAME, or "none" if it has none.
+prom_sum() {
+	awk -v m="$2" 'index($1, m "{") == 1 || $1 == m { s += $2; n++ }
+	               END { if (n) printf "%d", s; else printf "none" }' "$ZT_TMP/$1.prom" 2>/dev/null
+}
+
+# prom_delta A B SERIES: how much SERIES grew from snapshot A to B (a SERIES
+# without labels sums them all); fails, saying so, when either lacks it.
+prom_delta() {
+	local a b
+	if [[ $3 == *'{'* ]]; then
+		a=$(prom_value "$1" "$3") b=$(prom_value "$2" "$3")
+	else
+		a=$(prom_sum "$1" "$3") b=$(prom_sum "$2" "$3")
+	fi
+	if ! [[ $a =~ ^[0-9]+$ && $b =~ ^[0-9]+$ ]]; then
+		log "metric $3: '$a' in $1, '$b' in $2" >&2
+		return 1
+	fi
+	printf '%s' "$((b - a))"
+}
+
+# session_count SOCK: the number of sessions `ztvpn-ctl -s SOCK --json
+# sessions` lists.
+session_count() {
+	local out
+	out=$(timeout -k 2 10 "$CTL_BIN" -s "$1" --json sessions 2>/dev/null) || return 1
+	python3 -c 'import json, sys; print(len(json.load(sys.stdin)["sessions"]))' <<<"$out"
+}
+
+# prom_grew A B SERIES MIN: SERIES grew by at least MIN from A to B.
+prom_grew() {
+	local d
+	d=$(prom_delta "$1" "$2" "$3") || return 1
+	log "$3: +$d from $1 to $2 (want >= $4)"
+	((d >= $4))
+}
+
+# if_stat NS DEV COUNTER: a counter of DEV in NS (rx_packets, tx_packets...).
+if_stat() {
+	nsx "$1" cat "/sys/class/net/$2/statistics/$3" 2>/dev/null || printf 'none'
+}
+
+# udp_rcvbuf_errors NS: datagrams the kernel of NS dropped because a UDP
+# socket's buffer was full (/proc/net/snmp, per namespace).
+udp_rcvbuf_errors() {
+	# shellcheck disable=SC2016 # an awk program
+	nsx "$1" awk '$1 == "Udp:" && !h { for (i = 2; i <= NF; i++) c[$i] = i; h = 1; next }
+	              $1 == "Udp:" { print $c["RcvbufErrors"]; exit }' /proc/net/snmp
+}
+
+# file_size FILE: its size in bytes (0 if missing).
+file_size() { stat -c %s "$1" 2>/dev/null || printf 0; }
+
+# file_grows FILE N: FILE is larger than N bytes (for wait_for).
+file_grows() { (($(file_size "$1") > $2)); }
+
+# xfer_start_paced NAME LAPTOP_NS PORT MBYTES up|down KBPS: like xfer_start,
+# but the sender paces itself to KBPS kB/s (a transfer that lasts, without a
+# queue that would drop other traffic), and finishes with xfer_finish.
+xfer_start_paced() {
+	local name=$1 laptop=$2 port=$3 mb=$4 dir=$5 kbps=$6
+	local src=$ZT_TMP/$name.src out=$ZT_TMP/$name.dst pacer=$ZT_TMP/zt_pace.py
+	[[ -f $pacer ]] || cat >"$pacer" <<'PYEOF'
+# zt_pace.py connect|listen ADDR PORT FILE KBPS: send FILE over one TCP
+# connection at no more than KBPS kB/s; exit 0 once the peer has closed.
+import socket, sys, time
+mode, addr, port, path, rate = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], int(sys.argv[5]) * 1000
+fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
+if mode == "listen":
+    l = socket.socket(fam, socket.SOCK_STREAM)
+    l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    l.bind((addr, port))
+    l.listen(1)
+    l.settimeout(60)
+    s, _ = l.accept()
+else:
+    s = socket.create_connection((addr, port), timeout=5)
+s.settimeout(60)
+t0, sent = time.monotonic(), 0
+with open(path, "rb") as f:
+    while True:
+        d = f.read(16384)
+        if not d:
+            break
+        s.sendall(d)
+        sent += len(d)
+        ahead = sent / rate - (time.monotonic() - t0)
+        if ahead > 0:
+            time.sleep(ahead)
+        if time.monotonic() - t0 > 600:
+            sys.exit(3)
+s.shutdown(socket.SHUT_WR)
+s.recv(1)
+PYEOF
+	head -c "${mb}M" /dev/urandom >"$src"
+	rm -f "$out"
+	if [[ $dir == up ]]; then
+		start_bg "$name-corp" "$NS_CORP" socat -u "TCP-LISTEN:$port,bind=$CORP_ADDR,reuseaddr" "CREATE:$out"
+	else
+		start_bg "$name-corp" "$NS_CORP" python3 "$pacer" listen "$CORP_ADDR" "$port" "$src" "$kbps"
+	fi
+	if ! wait_for 5 port_listening "$NS_CORP" "$port"; then
+		log "$name: corp not listening on $port"
+		return 1
+	fi
+	if [[ $dir == up ]]; then
+		start_bg "$name-laptop" "$laptop" python3 "$pacer" connect "$CORP_ADDR" "$port" "$src" "$kbps"
+	else
+		start_bg "$name-laptop" "$laptop" socat -u "TCP:$CORP_ADDR:$port,connect-timeout=5" "CREATE:$out"
+	fi
+}
