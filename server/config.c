@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 
 #include "dkeys.h"
+#include "dplane.h"
 #include "msg.h"
 #include "pool.h"
 
@@ -12,7 +13,7 @@ static const char *const top_keys[] = {
     "listen", "udp_listen", "tls", "tunnel", "policy", "control_socket", "metrics_listen",
     "max_sessions", "handshake_timeout", "max_handshakes", "max_handshakes_per_source",
     "connect_rate_per_source", "idle_timeout", "user", "sandbox", "data_cipher",
-    "rekey_interval", "reauth_interval", NULL};
+    "rekey_interval", "reauth_interval", "workers", NULL};
 static const char *const tls_keys[] = {"certificate", "private_key", "device_ca",
                                        "user_ca", "crl", NULL};
 static const char *const tunnel_keys[] = {"interface", "mtu", "pool4", "pool6",
@@ -164,8 +165,9 @@ static int read_tunnel(struct zt_conf *c, config_setting_t *t,
 static int read_data(struct zt_conf *c, config_setting_t *root, const char *udp,
                      struct server_config *cfg) {
   const char *cipher = "aes-256-gcm";
-  int rekey = 120, reauth = 3600;
-  if (!zt_conf_string(c, root, "data_cipher", 0, &cipher) ||
+  int rekey = 120, reauth = 3600, workers = 1;
+  if (!zt_conf_int(c, root, "workers", 0, 1, DP_MAX_WORKERS, &workers) ||
+      !zt_conf_string(c, root, "data_cipher", 0, &cipher) ||
       !zt_conf_int(c, root, "rekey_interval", 0, 1, 86400, &rekey) ||
       !zt_conf_int(c, root, "reauth_interval", 0, 0, 604800, &reauth))
     return 0;
@@ -175,6 +177,7 @@ static int read_data(struct zt_conf *c, config_setting_t *root, const char *udp,
   if (reauth != 0 && reauth < 10)
     return zt_conf_fail(c, config_setting_get_member(root, "reauth_interval"),
                         "reauth_interval must be 0 (never) or at least 10 seconds");
+  cfg->workers = (unsigned)workers;
   cfg->rekey_interval = (unsigned)rekey;
   cfg->reauth_interval = (unsigned)reauth;
   if (!udp) return 1;

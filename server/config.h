@@ -23,6 +23,7 @@ struct server_config {
   int data_cipher;            /* enum zt_aead_id */
   unsigned rekey_interval;    /* seconds */
   unsigned reauth_interval;   /* seconds; 0 = never */
+  unsigned workers;           /* data-plane threads (dplane.h) */
   char cert[ZT_PATH_LEN], key[ZT_PATH_LEN];
   char device_ca[ZT_PATH_LEN], user_ca[ZT_PATH_LEN];
   size_t ncrl;

@@ -80,7 +80,9 @@ int control_answer_status(struct server *srv, int json, uint64_t accepted, uint6
   zt_ctl_kv_u64(&kv, "admitted", srv->counters.admitted);
   zt_ctl_kv_counts(&kv, "rejected", reason_names, reason_counts, nreasons);
   zt_ctl_kv_u64(&kv, "ended", srv->counters.ended);
-  zt_ctl_kv_counts(&kv, "drops", drop_names, srv->counters.drops, DROP_MAX);
+  uint64_t drops[DROP_MAX];
+  server_drops(srv, drops);
+  zt_ctl_kv_counts(&kv, "drops", drop_names, drops, DROP_MAX);
   zt_ctl_kv_u64(&kv, "control_accepted", accepted);
   zt_ctl_kv_u64(&kv, "control_refused", refused);
   return zt_ctl_kv_end(&kv) && (!json || CBB_add_u8(out, '\n'));

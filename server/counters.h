@@ -41,7 +41,8 @@ struct server_counters {
   uint64_t rejected[REASON_SLOTS]; /* closed before admission, by reason;
                                       [ZT_REASON_TIMEOUT]: handshake_timeout */
   uint64_t ended;
-  uint64_t drops[DROP_MAX];
+  /* Dropped packets are counted per data-plane thread (dplane.h):
+   * server_drops adds them up. */
   uint64_t revoked;         /* live sessions closed by revocation or expiry */
   uint64_t policy_closed;   /* live sessions no longer admitted after a reload */
   uint64_t flows_dropped;   /* flows ended by a reload that narrowed a policy */

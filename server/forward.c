@@ -35,11 +35,11 @@ static void packet_query(const struct zt_pkt *p, int from_client, struct policy_
  * other side was allowed to open pass; ICMP errors pass only for a flow
  * they belong to; anything else must be allowed by the policy, and then
  * opens a flow. Returns DROP_MAX when the packet may pass. */
-static enum drop_reason decide(struct session *s, const struct zt_pkt *p, int from_client) {
+static enum drop_reason decide(struct session *s, const struct zt_pkt *p, int from_client,
+                               uint64_t now) {
   struct ct_key key;
   enum ct_origin origin;
   enum drop_reason deny = from_client ? DROP_POLICY : DROP_UNSOLICITED;
-  uint64_t now = s->srv->now_ms;
   int keyed = ct_key_from_pkt(p, from_client, &key);
   if (p->is_icmp_error) {
     /* The key holds no client address: the quoted packet must be the
@@ -79,13 +79,14 @@ static int packet_dst(const uint8_t *ip, size_t len, struct zt_ip *dst) {
   return 0;
 }
 
-int forward_check_to_client(struct session *s, const uint8_t *pkt, size_t len) {
+int forward_check_to_client(struct session *s, const uint8_t *pkt, size_t len,
+                            uint64_t now) {
   struct zt_pkt info;
   if (!zt_pkt_parse(pkt, len, &info)) {
     session_count_drop(s, DROP_MALFORMED);
     return 0;
   }
-  enum drop_reason r = decide(s, &info, 0);
+  enum drop_reason r = decide(s, &info, 0, now);
   if (r != DROP_MAX) {
     session_count_drop(s, r);
     return 0;
@@ -96,59 +97,70 @@ int forward_check_to_client(struct session *s, const uint8_t *pkt, size_t len) {
 
 /* Queues the packets of |pkt| for a session on the TLS stream: a super-packet
  * is split first. */
-static void send_stream(struct server *srv, struct session *s, const uint8_t *pkt,
-                        size_t len) {
+static void send_stream(struct server *srv, struct dp *dp, struct session *s,
+                        const uint8_t *pkt, size_t len) {
   size_t seglen[ZT_GSO_MAX_SEGS];
   int n = 1;
   const uint8_t *base = pkt;
   size_t stride = 0;
   if (srv->tun.vnet) {
-    n = zt_gso_split(pkt, len, srv->segs, FORWARD_SEG_STRIDE, 0, ZT_GSO_MAX_SEGS, seglen);
+    n = zt_gso_split(pkt, len, dp->segs, FORWARD_SEG_STRIDE, 0, ZT_GSO_MAX_SEGS, seglen);
     if (n < 0) {
       session_count_drop(s, DROP_MALFORMED);
       return;
     }
-    base = srv->segs;
+    base = dp->segs;
     stride = FORWARD_SEG_STRIDE;
   } else {
     seglen[0] = len;
   }
   for (int k = 0; k < n; k++) {
     const uint8_t *p = base + (size_t)k * stride;
-    if (!forward_check_to_client(s, p, seglen[k])) continue;
+    if (!forward_check_to_client(s, p, seglen[k], dp->now_ms)) continue;
     if (!zt_conn_queue(&s->conn, ZT_MSG_DATA, p, seglen[k])) {
       s->pkts_out--;
       session_count_drop(s, DROP_QUEUE_FULL);
       continue;
     }
   }
-  server_mark_dirty(srv, s);
+  dp_mark_dirty(srv, s);
 }
 
-void forward_from_tun(struct server *srv) {
-  size_t hdr = srv->tun.vnet ? ZT_VNET_HDR_LEN : 0, bytes = 0;
+void forward_one(struct server *srv, struct dp *dp, const uint8_t *pkt, size_t len,
+                 int handed) {
+  size_t hdr = srv->tun.vnet ? ZT_VNET_HDR_LEN : 0;
+  struct zt_ip dst;
+  if (len <= hdr || !packet_dst(pkt + hdr, len - hdr, &dst)) {
+    dp->drops[DROP_MALFORMED]++;
+    return;
+  }
+  /* Every segment of a super-packet has the same destination. */
+  struct session *s = server_session_for_addr(srv, &dst);
+  if (!s) {
+    dp->drops[DROP_NO_SESSION]++;
+    return;
+  }
+  if (s->worker != dp->index && !handed) {
+    /* Another worker owns the session: all its packets go there. */
+    if (!dp_handoff(srv, s->worker, pkt, len)) dp->drops[DROP_QUEUE_FULL]++;
+    return;
+  }
+  if (udp_session_sends(s))
+    udp_send_super(dp, s, pkt, len, srv->tun.vnet);
+  else
+    send_stream(srv, dp, s, pkt, len);
+}
+
+void forward_from_tun(struct server *srv, struct dp *dp) {
+  size_t bytes = 0;
   for (int i = 0; i < TUN_BATCH && bytes < TUN_BATCH_BYTES; i++) {
-    ssize_t n = read(srv->tun.fd, srv->pkt, FORWARD_TUN_READ);
+    ssize_t n = read(dp->tun_fd, dp->pkt, FORWARD_TUN_READ);
     if (n < 0) {
       if (errno != EAGAIN && errno != EINTR) log_warn("read from TUN: %s", strerror(errno));
       return;
     }
     bytes += (size_t)n;
-    struct zt_ip dst;
-    if ((size_t)n <= hdr || !packet_dst(srv->pkt + hdr, (size_t)n - hdr, &dst)) {
-      srv->counters.drops[DROP_MALFORMED]++;
-      continue;
-    }
-    /* Every segment of a super-packet has the same destination. */
-    struct session *s = server_session_for_addr(srv, &dst);
-    if (!s) {
-      srv->counters.drops[DROP_NO_SESSION]++;
-      continue;
-    }
-    if (udp_session_sends(s))
-      udp_send_super(s, srv->pkt, (size_t)n, srv->tun.vnet);
-    else
-      send_stream(srv, s, srv->pkt, (size_t)n);
+    forward_one(srv, dp, dp->pkt, (size_t)n, 0);
   }
 }
 
@@ -158,9 +170,10 @@ static int is_own_source(const struct session *s, const struct zt_ip *src) {
   return s->has_addr6 && memcmp(src->addr, s->addr6.addr, 16) == 0;
 }
 
-int forward_check_from_client(struct session *s, const uint8_t *pkt, size_t len) {
+int forward_check_from_client(struct session *s, const uint8_t *pkt, size_t len,
+                              uint64_t now) {
   struct zt_pkt info;
-  s->last_data_ms = s->srv->now_ms; /* keepalives do not count */
+  s->last_data_ms = now; /* keepalives do not count */
   if (!zt_pkt_parse(pkt, len, &info)) {
     session_count_drop(s, DROP_MALFORMED);
     return 0;
@@ -169,7 +182,7 @@ int forward_check_from_client(struct session *s, const uint8_t *pkt, size_t len)
     session_count_drop(s, DROP_SPOOFED_SOURCE);
     return 0;
   }
-  enum drop_reason r = decide(s, &info, 1);
+  enum drop_reason r = decide(s, &info, 1, now);
   if (r != DROP_MAX) {
     session_count_drop(s, r);
     return 0;
@@ -182,12 +195,12 @@ int forward_tun_write(struct server *srv, const uint8_t *pkt, size_t len) {
   static const uint8_t none[ZT_VNET_HDR_LEN];
   struct iovec iov[2] = {{(void *)none, ZT_VNET_HDR_LEN}, {(void *)pkt, len}};
   size_t hdr = srv->tun.vnet ? ZT_VNET_HDR_LEN : 0;
-  return writev(srv->tun.fd, srv->tun.vnet ? iov : iov + 1, srv->tun.vnet ? 2 : 1) ==
+  return writev(dp_self(srv)->tun_fd, srv->tun.vnet ? iov : iov + 1, srv->tun.vnet ? 2 : 1) ==
          (ssize_t)(len + hdr);
 }
 
 void forward_to_tun(struct session *s, const uint8_t *pkt, size_t len) {
-  if (!forward_check_from_client(s, pkt, len)) return;
+  if (!forward_check_from_client(s, pkt, len, s->srv->now_ms)) return;
   if (!forward_tun_write(s->srv, pkt, len)) {
     s->pkts_in--;
     session_count_drop(s, DROP_TUN_WRITE);

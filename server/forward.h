@@ -6,12 +6,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct dp;
 struct server;
 struct session;
 
-/* forward_from_tun reads a batch of packets from the TUN device and queues
- * each on the session that holds its destination; the caller flushes. */
-void forward_from_tun(struct server *srv);
+/* forward_from_tun reads a batch of packets from |dp|'s TUN queue and
+ * sends each to the session that holds its destination; the caller
+ * flushes. */
+void forward_from_tun(struct server *srv, struct dp *dp);
+/* forward_one does that for one TUN read |pkt|; |handed| when another
+ * worker read it (then |dp| owns its session). */
+void forward_one(struct server *srv, struct dp *dp, const uint8_t *pkt, size_t len,
+                 int handed);
 
 /* TUN reads: a virtio_net_hdr and a super-packet of up to 64 KiB. */
 #define FORWARD_TUN_READ (10 + 65535)
@@ -22,9 +28,11 @@ void forward_from_tun(struct server *srv);
 /* forward_check_from_client says whether the packet |pkt| from |s| may go
  * to the network: well-formed, from the session's own address, allowed by
  * its policy or part of a flow. A refused packet is counted. */
-int forward_check_from_client(struct session *s, const uint8_t *pkt, size_t len);
+int forward_check_from_client(struct session *s, const uint8_t *pkt, size_t len,
+                              uint64_t now);
 /* forward_check_to_client is the same for a packet from the network. */
-int forward_check_to_client(struct session *s, const uint8_t *pkt, size_t len);
+int forward_check_to_client(struct session *s, const uint8_t *pkt, size_t len,
+                            uint64_t now);
 
 /* forward_tun_write writes one checked packet to the TUN device (with an
  * empty virtio_net_hdr in front when the device has offloads). */

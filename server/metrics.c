@@ -151,7 +151,8 @@ static int connections(CBB *out, const struct server *srv) {
 
 static int traffic(CBB *out, const struct server *srv) {
   struct session_totals t = srv->ended;
-  const struct server_counters *c = &srv->counters;
+  uint64_t drops[DROP_MAX];
+  server_drops(srv, drops);
   for (const struct session *s = srv->sessions; s; s = s->next) {
     t.bytes_in += s->conn.bytes_in;
     t.bytes_out += s->conn.bytes_out;
@@ -169,13 +170,13 @@ static int traffic(CBB *out, const struct server *srv) {
     return 0;
   for (int r = 0; r < DROP_MAX; r++)
     if (!sample(out, "ztvpn_drops_total", "reason", drop_reason_name((enum drop_reason)r),
-                c->drops[r]))
+                drops[r]))
       return 0;
   return single(out, "ztvpn_policy_denied_total", "counter",
                 "Packets from clients that the policy denied: the same count as "
                 "ztvpn_drops_total{reason=\"policy\"} (inbound traffic the policy does not "
                 "allow is reason=\"unsolicited\")",
-                c->drops[DROP_POLICY]);
+                drops[DROP_POLICY]);
 }
 
 static int reloads(CBB *out, const struct server *srv) {
@@ -195,8 +196,9 @@ static int reloads(CBB *out, const struct server *srv) {
 
 /* The UDP data channel; all zero without udp_listen. */
 static int data_channel(CBB *out, const struct server *srv) {
-  static const struct udp_counters none;
-  const struct udp_counters *c = srv->udp ? &srv->udp->c : &none;
+  struct udp_counters sum;
+  const struct udp_counters *c = &sum;
+  udp_counters_sum(srv, &sum);
   uint64_t on_udp = 0;
   for (const struct session *s = srv->sessions; s; s = s->next) on_udp += s->on_udp;
   if (!single(out, "ztvpn_sessions_udp", "gauge",

@@ -20,6 +20,7 @@
 
 #include "control.h"
 #include "ctlsock.h"
+#include "dplane.h"
 #include "log.h"
 #include "sandbox.h"
 #include "server.h"
@@ -151,6 +152,9 @@ static int enter_child(struct server *srv, const struct privsep_account *acct,
     *code = 2;
     return 0;
   }
+  /* Threads exist before the filter (which then covers them): it allows no
+   * new ones. */
+  if (!dp_start(srv)) return 0;
   if (!sandbox_install(report_fd, err, sizeof(err))) {
     log_err("network process: %s", err);
     return 0;

@@ -65,7 +65,7 @@ static int setup_tun(struct server *srv) {
   struct zt_prefix p;
   /* Offloads: the kernel hands over TCP/UDP super-packets of up to 64 KiB
    * and takes merged ones back, so a packet costs no system call. */
-  if (!tun_open_queues(cfg->interface, 1, 1, &srv->tun, err, sizeof(err)) ||
+  if (!tun_open_queues(cfg->interface, srv->ndp, 1, &srv->tun, err, sizeof(err)) ||
       !tun_set_mtu_up(&srv->tun, cfg->mtu, err, sizeof(err))) {
     log_err("%s", err);
     return 0;
@@ -126,24 +126,31 @@ int server_init(struct server *srv, const struct server_config *cfg,
     return 0;
   }
   srv->by_index = calloc(srv->pool.size, sizeof(*srv->by_index));
-  srv->pkt = malloc(FORWARD_TUN_READ);
-  srv->segs = malloc((size_t)ZT_GSO_MAX_SEGS * FORWARD_SEG_STRIDE);
+  if (!dp_init(srv, cfg->workers)) {
+    log_err("out of memory");
+    return 0;
+  }
   srv->sources = src_limits_new(cfg->max_handshakes, cfg->max_handshakes_per_source,
                                 cfg->connect_rate_per_source);
-  if (!srv->by_index || !srv->pkt || !srv->segs || !srv->sources) {
+  if (!srv->by_index || !srv->sources) {
     log_err("out of memory");
     return 0;
   }
   if (!setup_tun(srv)) return 0;
-  if (cfg->has_udp_listen && !udp_open(srv)) return 0;
+  if (cfg->has_udp_listen && !udp_open(srv, srv->ndp)) return 0;
+  for (unsigned i = 0; i < srv->ndp; i++) {
+    srv->dp[i].tun_fd = srv->tun.queues[i];
+    srv->dp[i].udp_fd = srv->udp ? srv->udp->fds[i] : -1;
+  }
   srv->listen_fd = listen_on(cfg);
   srv->sig_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
   srv->epfd = epoll_create1(EPOLL_CLOEXEC);
   if (srv->listen_fd < 0 || srv->sig_fd < 0 || srv->epfd < 0 ||
       !watch(srv, srv->listen_fd, &srv->listen_ev) ||
-      !watch(srv, srv->tun.fd, &srv->tun_ev) ||
+      /* With workers, they watch the TUN queues and the UDP sockets. */
+      (srv->ndp == 1 && !watch(srv, srv->tun.fd, &srv->tun_ev)) ||
       !watch(srv, srv->sig_fd, &srv->sig_ev) ||
-      (srv->udp && !watch(srv, srv->udp->fd, &srv->udp_ev))) {
+      (srv->ndp == 1 && srv->udp && !watch(srv, srv->udp->fds[0], &srv->udp_ev))) {
     if (srv->listen_fd >= 0) log_err("event setup: %s", strerror(errno));
     return 0;
   }
@@ -188,7 +195,7 @@ void server_mark_dirty(struct server *srv, struct session *s) {
 }
 
 static void flush_dirty(struct server *srv) {
-  udp_flush(srv);
+  if (srv->ndp == 1) udp_flush(srv, &srv->dp[0]);
   while (srv->dirty) {
     struct session *s = srv->dirty;
     srv->dirty = s->dirty_next;
@@ -255,6 +262,9 @@ static void on_signal(struct server *srv) {
 
 int server_run(struct server *srv) {
   struct epoll_event evs[EPOLL_BATCH];
+  /* Without privilege separation the workers start here; with it, the
+   * network process started them before its seccomp filter. */
+  if (!dp_start(srv)) return 1;
   while (!srv->stopping) {
     srv->now_ms = zt_now_ms();
     int timeout = zt_timers_timeout(&srv->timers, srv->now_ms, 1000);
@@ -263,13 +273,15 @@ int server_run(struct server *srv) {
       log_err("epoll_wait: %s", strerror(errno));
       return 1;
     }
-    srv->now_ms = zt_now_ms();
+    /* Sessions change only while the workers are held. */
+    dp_pause(srv);
+    srv->now_ms = srv->dp[0].now_ms = zt_now_ms();
     for (int i = 0; i < n; i++) {
       struct ev_source *src = evs[i].data.ptr;
       switch (src->kind) {
         case EV_LISTEN: accept_clients(srv); break;
-        case EV_TUN: forward_from_tun(srv); break;
-        case EV_UDP: udp_on_readable(srv); break;
+        case EV_TUN: forward_from_tun(srv, &srv->dp[0]); break;
+        case EV_UDP: udp_on_readable(srv, &srv->dp[0]); break;
         case EV_SIGNAL: on_signal(srv); break;
         case EV_CONTROL:
         case EV_CONTROL_CONN: control_on_event(srv, src, evs[i].events); break;
@@ -290,11 +302,19 @@ int server_run(struct server *srv) {
       server_reload(srv, "signal", msg, sizeof(msg));
     }
     zt_timers_run(&srv->timers, srv->now_ms);
+    dp_resume(srv);
   }
   return 0;
 }
 
+void server_drops(const struct server *srv, uint64_t *out) {
+  memset(out, 0, DROP_MAX * sizeof(*out));
+  for (unsigned i = 0; i < srv->ndp; i++)
+    for (int r = 0; r < DROP_MAX; r++) out[r] += srv->dp[i].drops[r];
+}
+
 void server_release(struct server *srv) {
+  dp_stop(srv);
   while (srv->sessions)
     session_close(srv->sessions, ZT_REASON_SHUTDOWN, "server shutting down");
   control_close(srv);
@@ -304,6 +324,7 @@ void server_release(struct server *srv) {
   if (srv->epfd >= 0) close(srv->epfd);
   tun_close(&srv->tun);
   udp_close(srv);
+  dp_free(srv);
   SSL_CTX_free(srv->tls);
   X509_STORE_free(srv->user_store);
   acl_cache_free(srv->acls);
@@ -312,26 +333,24 @@ void server_release(struct server *srv) {
   zt_timers_free(&srv->timers);
   src_limits_free(srv->sources);
   free(srv->by_index);
-  free(srv->pkt);
-  free(srv->segs);
-  srv->segs = NULL;
   srv->sources = NULL;
   srv->by_index = NULL;
-  srv->pkt = NULL;
 }
 
 void server_free(struct server *srv) {
-  server_release(srv);
   const struct server_counters *c = &srv->counters;
+  uint64_t drops[DROP_MAX];
+  server_drops(srv, drops); /* before the data plane goes */
+  server_release(srv);
   log_info("stopped: %llu connections, %llu admitted, %llu refused at accept, "
            "drops: spoofed %llu, malformed %llu, no-session %llu, queue-full %llu, "
            "policy %llu, unsolicited %llu",
            (unsigned long long)c->connections, (unsigned long long)c->admitted,
            (unsigned long long)c->refused,
-           (unsigned long long)c->drops[DROP_SPOOFED_SOURCE],
-           (unsigned long long)c->drops[DROP_MALFORMED],
-           (unsigned long long)c->drops[DROP_NO_SESSION],
-           (unsigned long long)c->drops[DROP_QUEUE_FULL],
-           (unsigned long long)c->drops[DROP_POLICY],
-           (unsigned long long)c->drops[DROP_UNSOLICITED]);
+           (unsigned long long)drops[DROP_SPOOFED_SOURCE],
+           (unsigned long long)drops[DROP_MALFORMED],
+           (unsigned long long)drops[DROP_NO_SESSION],
+           (unsigned long long)drops[DROP_QUEUE_FULL],
+           (unsigned long long)drops[DROP_POLICY],
+           (unsigned long long)drops[DROP_UNSOLICITED]);
 }

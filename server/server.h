@@ -3,6 +3,8 @@
 #ifndef ZTVPN_SERVER_H
 #define ZTVPN_SERVER_H
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <time.h>
 
 #include <openssl/ssl.h>
@@ -26,7 +28,11 @@ struct server {
   int epfd;
   struct ev_source listen_ev, tun_ev, sig_ev, udp_ev;
   struct udp_plane *udp;        /* the UDP data channel, NULL without one */
-  uint8_t *segs;                /* a super-packet split for the TLS stream */
+  struct dp *dp;                /* the data-plane threads (dplane.h) */
+  unsigned ndp;
+  atomic_int pausing;           /* the control thread wants the workers held */
+  atomic_int stopping_workers;
+  pthread_mutex_t gate;         /* held by the control thread while they are */
   int listen_fd, sig_fd;
   struct tun_dev tun;
   SSL_CTX *tls;
@@ -54,7 +60,6 @@ struct server {
   uint64_t generation;          /* bumped by every reload that took effect */
   time_t last_reload;           /* 0 before the first */
   int last_reload_ok;
-  uint8_t *pkt;                 /* one TUN read (a super-packet with offloads) */
 };
 
 /* server_init opens the listener and the TUN device; it takes over |creds|
@@ -86,6 +91,10 @@ struct session *server_session_by_id(struct server *srv, uint64_t id);
  * ("signal", "control") goes into the audit record. Returns 1 when
  * the new configuration is in force, 0 when the old one stayed. */
 int server_reload(struct server *srv, const char *trigger, char *msg, size_t msglen);
+
+/* server_drops adds up the packets every data-plane thread dropped, by
+ * reason, into |out| (DROP_MAX entries). */
+void server_drops(const struct server *srv, uint64_t *out);
 
 /* server_mark_dirty queues |s| for a flush at the end of the batch. */
 void server_mark_dirty(struct server *srv, struct session *s);

@@ -154,13 +154,19 @@ struct session *session_accept(struct server *srv, int fd,
 
 void session_count_drop(struct session *s, enum drop_reason r) {
   s->drops[r]++;
-  s->srv->counters.drops[r]++;
+  dp_self(s->srv)->drops[r]++;
   if (s->srv->now_ms - s->drop_log_ms >= 1000) {
     s->drop_log_ms = s->srv->now_ms;
     log_warn("session %llu (%s@%s): dropped packet: %s (%llu so far)",
              (unsigned long long)s->id, s->user.name, s->device.name,
              drop_reason_name(r), (unsigned long long)s->drops[r]);
   }
+}
+
+void session_flush_quiet(struct session *s) {
+  enum zt_io io = zt_conn_flush(&s->conn);
+  if (io == ZT_IO_OK) set_epoll(s, EPOLLIN);
+  else if (io == ZT_IO_WANT) set_epoll(s, EPOLLIN | EPOLLOUT);
 }
 
 int session_flush(struct session *s) {
@@ -490,6 +496,7 @@ static int admit(struct session *s) {
     session_close(s, ZT_REASON_NO_ADDRESS, "no tunnel address left in the pool");
     return 0;
   }
+  s->worker = s->pool_index % srv->ndp;
   if (!queue_admit(s, 0)) {
     zt_pool_release(&srv->pool, s->pool_index);
     session_close(s, ZT_REASON_INTERNAL, "cannot build the tunnel parameters");

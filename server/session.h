@@ -87,6 +87,9 @@ struct session {
   int wants_resume;
   struct zt_resume resume;
   int taken_over;            /* its connection now serves another session */
+  unsigned worker;           /* the data-plane thread that owns its packets */
+  int wdirty;                /* on that worker's flush list */
+  struct session *wdirty_next;
   uint32_t epoll_events;
   int dirty;                 /* queued output waits for the end of a batch */
   struct session *dirty_next;
@@ -112,6 +115,11 @@ void session_close(struct session *s, uint16_t code, const char *why);
 /* session_flush sends queued output and adjusts epoll interest; on a
  * write failure it closes |s| and returns 0. */
 int session_flush(struct session *s);
+
+/* session_flush_quiet sends queued output and adjusts epoll interest, but
+ * leaves a write failure to the control thread (which sees the socket's
+ * error): for data-plane workers, which never close sessions. */
+void session_flush_quiet(struct session *s);
 
 /* session_set_expiry computes when the first of the session's two
  * certificates expires (the session is closed then) from the wall clock. */

@@ -13,6 +13,7 @@
 #include "dgram.h"
 #include "msg.h"
 #include "offload.h"
+#include "dplane.h"
 #include "udpio.h"
 
 struct server;
@@ -34,36 +35,26 @@ struct dchan {
   uint64_t retire_ms; /* 0 while current; when a replaced set goes */
 };
 
-/* Counters of the data channel, for metrics and status. */
-struct udp_counters {
-  uint64_t dgrams_in, dgrams_out;
-  uint64_t dropped[ZT_OPEN_AUTH + 1]; /* by enum zt_open_result (OK unused) */
-  uint64_t roams, rekeys, reauths, fallbacks;
-  uint64_t send_errors;
-};
-
-#define UDP_TUN_BATCH 2048 /* packets per batch of TUN writes */
-
 struct udp_plane {
-  int fd, family;
-  struct dchan **slots; /* by index & UDP_SLOT_MASK */
+  int family;
+  int fds[DP_MAX_WORKERS]; /* one socket per data-plane thread */
+  unsigned nfds;
+  struct dchan **slots;    /* by index & UDP_SLOT_MASK */
   uint32_t nslots, hint;
-  struct zt_udp_in in;
-  struct zt_udp_out out;
-  struct zt_gro_pkt tun_pkts[UDP_TUN_BATCH];
-  struct iovec tun_iov[UDP_TUN_BATCH];
-  struct udp_counters c;
 };
 
-/* udp_open binds udp_listen (before privileges are dropped). Returns 1 or
- * 0 after logging why. */
-int udp_open(struct server *srv);
+/* udp_open binds udp_listen (before privileges are dropped): |n| sockets
+ * with SO_REUSEPORT and a filter that steers each datagram to the socket
+ * of the worker that owns its receiver index. Returns 1 or 0 after logging
+ * why. */
+int udp_open(struct server *srv, unsigned n);
 void udp_close(struct server *srv);
 
-/* udp_on_readable reads and handles the datagrams waiting. */
-void udp_on_readable(struct server *srv);
-/* udp_flush sends the datagrams queued in this batch. */
-void udp_flush(struct server *srv);
+/* udp_on_readable reads and handles the datagrams waiting on |dp|'s
+ * socket. */
+void udp_on_readable(struct server *srv, struct dp *dp);
+/* udp_flush sends the datagrams |dp| queued in this batch. */
+void udp_flush(struct server *srv, struct dp *dp);
 
 /* udp_session_keys derives a new key set for |s| from its (new) TLS
  * connection and fills the UDP attributes of |a|; a set |s| had before
@@ -83,6 +74,10 @@ int udp_session_sends(const struct session *s);
 /* udp_send_super seals every packet of the TUN super-packet |pkt| (|len|
  * bytes, a virtio_net_hdr first when |vnet|) for |s| that the policy lets
  * through and queues the datagrams. */
-void udp_send_super(struct session *s, const uint8_t *pkt, size_t len, int vnet);
+void udp_send_super(struct dp *dp, struct session *s, const uint8_t *pkt, size_t len,
+                    int vnet);
+
+/* udp_counters_sum adds up the counters of every data-plane thread. */
+void udp_counters_sum(const struct server *srv, struct udp_counters *out);
 
 #endif

@@ -24,6 +24,7 @@ struct fixture {
   struct server srv;
   struct server_config cfg;
   struct session live[2];
+  struct dp dp[2]; /* two data-plane threads: counters add up */
 };
 
 static int setup(void **state) {
@@ -43,8 +44,22 @@ static int setup(void **state) {
   c->rejected[ZT_REASON_TIMEOUT] = 3;
   c->rejected[0] = 1;
   c->rejected[13] = 1; /* a code without a name: counted as "other" */
-  c->drops[DROP_POLICY] = 7;
-  c->drops[DROP_UNSOLICITED] = 2;
+  f->srv.dp = f->dp;
+  f->srv.ndp = 2;
+  f->dp[0].drops[DROP_POLICY] = 4;
+  f->dp[1].drops[DROP_POLICY] = 3;
+  f->dp[1].drops[DROP_UNSOLICITED] = 2;
+  f->dp[0].c.dgrams_in = 100;
+  f->dp[1].c.dgrams_in = 23;
+  f->dp[1].c.dgrams_out = 9;
+  f->dp[0].c.dropped[ZT_OPEN_REPLAY] = 5;
+  f->dp[1].c.dropped[ZT_OPEN_AUTH] = 6;
+  f->dp[1].c.roams = 1;
+  f->dp[0].c.rekeys = 2;
+  f->dp[1].c.rekeys = 2;
+  f->dp[0].c.fallbacks = 1;
+  c->reauths = 3;
+  f->live[0].on_udp = 1;
   c->idle_timeouts = 1;
   f->srv.reloads = 3;
   f->srv.reload_failures = 1;
@@ -137,6 +152,16 @@ static void test_exact_values(void **state) {
       "ztvpn_reloads_total{result=\"ok\"} 2",
       "ztvpn_reloads_total{result=\"failed\"} 1",
       "ztvpn_metrics_refused_total 0",
+      "ztvpn_sessions_udp 1",
+      "ztvpn_udp_datagrams_total{direction=\"in\"} 123",
+      "ztvpn_udp_datagrams_total{direction=\"out\"} 9",
+      "ztvpn_udp_dropped_total{reason=\"replay\"} 5",
+      "ztvpn_udp_dropped_total{reason=\"auth\"} 6",
+      "ztvpn_udp_dropped_total{reason=\"unknown-index\"} 0",
+      "ztvpn_udp_roams_total 1",
+      "ztvpn_rekeys_total 4",
+      "ztvpn_reauths_total 3",
+      "ztvpn_path_fallbacks_total 1",
       "# TYPE ztvpn_bytes_total counter",
       "# TYPE ztvpn_sessions gauge",
   };
