@@ -63,6 +63,7 @@ int control_answer_status(struct server *srv, int json, uint64_t accepted, uint6
   zt_ctl_kv_u64(&kv, "connect_rate_per_source", srv->cfg->connect_rate_per_source);
   zt_ctl_kv_u64(&kv, "handshake_timeout", srv->cfg->handshake_timeout);
   zt_ctl_kv_u64(&kv, "idle_timeout", srv->cfg->idle_timeout);
+  zt_ctl_kv_u64(&kv, "workers", srv->ndp);
   zt_ctl_kv_str(&kv, "policy_file",
                 srv->policy && srv->policy->file[0] ? srv->policy->file : NULL);
   zt_ctl_kv_u64(&kv, "policy_rules", srv->policy ? srv->policy->nrules : 0);
@@ -127,6 +128,7 @@ static int session_json(const struct session *s, CBB *out) {
   zt_ctl_kv_u64(&kv, "udp_datagrams_out", s->udp_out);
   zt_ctl_kv_u64(&kv, "epoch_tx", s->dc ? s->dc->tx.epoch : 0);
   zt_ctl_kv_u64(&kv, "epoch_rx", s->dc ? s->dc->rx.cur.epoch : 0);
+  zt_ctl_kv_u64(&kv, "worker", s->worker);
   zt_ctl_kv_u64(&kv, "rekeys", s->rekeys);
   zt_ctl_kv_u64(&kv, "reauths", s->reauths);
   return zt_ctl_kv_end(&kv);

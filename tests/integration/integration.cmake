@@ -28,6 +28,7 @@ set(ZT_INTEGRATION_TESTS
   udp_fallback
   udp_roam
   udp_rekey
+  workers
 )
 foreach(name IN LISTS ZT_INTEGRATION_TESTS)
   add_test(NAME integration.${name}
@@ -53,7 +54,7 @@ if(ZTVPN_SANITIZE)
   set(ZT_PKITOOL_TESTS tunnel rejections revocation)
 else()
   set(ZT_PKITOOL_TESTS ${ZT_INTEGRATION_TESTS})
-  list(REMOVE_ITEM ZT_PKITOOL_TESTS pki pki_tool udp_fallback udp_roam udp_rekey)
+  list(REMOVE_ITEM ZT_PKITOOL_TESTS pki pki_tool udp_fallback udp_roam udp_rekey workers)
 endif()
 foreach(name IN LISTS ZT_PKITOOL_TESTS)
   add_test(NAME integration.${name}.pkitool
