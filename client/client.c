@@ -448,7 +448,7 @@ static void flush(struct client *c) {
   if (io == ZT_IO_OK) c->last_tx_ms = c->now_ms;
   set_events(c, c->conn.fd, TAG_SOCK, io == ZT_IO_WANT ? EPOLLIN | EPOLLOUT : EPOLLIN);
   if (c->state == CS_ESTABLISHED)
-    watch_tun(c, zt_conn_queued(&c->conn) < CLIENT_OUT_HIGH);
+    watch_tun(c, c->udp.up || zt_conn_queued(&c->conn) < CLIENT_OUT_HIGH);
 }
 
 static void read_messages(struct client *c) {
@@ -551,14 +551,19 @@ static void on_tun(struct client *c) {
   if (stream) flush(c);
 }
 
+static void watch_tun_for_paths(struct client *c) {
+  if (c->udp.up) watch_tun(c, 1);
+  else if (!(c->have_conn && c->state == CS_ESTABLISHED)) watch_tun(c, 0);
+}
+
 static void on_udp(struct client *c) {
   int path;
   client_udp_receive(&c->udp, c->tun.dev.fd, c->tun.dev.vnet, c->tun.dev.uso, may_deliver,
                      c, c->now_ms, &path);
   if (path >= 0) {
     send_path(c, path);
-    if (c->have_conn) flush(c);
-    if (c->udp.up && c->tun.dev.fd >= 0) watch_tun(c, 1);
+    if (c->have_conn && c->state == CS_ESTABLISHED) flush(c);
+    watch_tun_for_paths(c);
   }
 }
 
@@ -730,12 +735,14 @@ static void on_rsocket(struct client *c, uint32_t events) {
   }
 }
 
+/* Reads the TUN device only while a path can carry its packets: UDP, or
+ * an established TLS connection (which flush() throttles). */
 static void on_timer(struct client *c) {
   int path = client_udp_tick(&c->udp, c->now_ms);
   if (path >= 0) {
     send_path(c, path);
     if (c->have_conn && c->state == CS_ESTABLISHED) flush(c);
-    if (c->udp.up) watch_tun(c, 1);
+    watch_tun_for_paths(c);
   }
   if (c->rstate != CS_WAIT && c->now_ms >= c->rdeadline_ms)
     reauth_failed(c, "no answer in time");
