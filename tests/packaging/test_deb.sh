@@ -350,6 +350,7 @@ if [ -d "$ex/pki" ] && command -v setpriv >/dev/null && ip netns add "zt-deb-$$"
 	cp -a "$ex/server/." "$run/"
 	cp -a "$ex/client/." "$run/client/"
 	sed -i -e 's|^listen = .*|listen = "127.0.0.1:8443";|' \
+		-e 's|^udp_listen = .*|udp_listen = "127.0.0.1:8443";|' \
 		-e "s|^control_socket = .*|control_socket = \"$run/server.sock\";|" "$run/server.conf"
 	sed -i -e 's|^server = .*|server = "127.0.0.1:8443";|' -e 's|ztvpn0|ztdebc0|' \
 		-e "s|^control_socket = .*|control_socket = \"$run/client.sock\";|" "$run/client/corp.conf"
@@ -380,6 +381,11 @@ if [ -d "$ex/pki" ] && command -v setpriv >/dev/null && ip netns add "zt-deb-$$"
 	fi
 	sessions=$(ip netns exec "$netns" ztvpn-ctl -s "$run/server.sock" sessions 2>&1 || true)
 	check "installed ztvpn-ctl lists the session" grep -q 'alice *laptop-042' <<<"$sessions"
+	on_udp() {
+		ip netns exec "$netns" ztvpn-ctl -s "$run/server.sock" --json sessions 2>/dev/null |
+			grep -q '"path":"udp"'
+	}
+	check "the installed programs move the session to the UDP data channel" wait_for 10 on_udp
 	kill -HUP "$spid"
 	check "SIGHUP reaches the network process (a reload is logged)" \
 		wait_for 5 grep -q 'event=reload result=ok' "$work/server.log"
