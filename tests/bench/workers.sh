@@ -71,11 +71,13 @@ one_run() {
 	printf '%s %s\n' "$total" "$(python3 -c "print('%.1f' % (($t1 - $t0) / $CLK_TCK))")"
 }
 
+# median FORMAT VALUE...: the median of the VALUEs (n/a ignored), printed
+# with FORMAT (e.g. %.0f).
 median() {
 	python3 -c '
 import statistics, sys
-v = [float(x) for x in sys.argv[1:] if x != "n/a"]
-print("%.0f" % statistics.median(v) if v else "n/a")
+v = [float(x) for x in sys.argv[2:] if x != "n/a"]
+print(sys.argv[1] % statistics.median(v) if v else "n/a")
 ' "$@"
 }
 
@@ -96,8 +98,8 @@ workers = $w;"
 				mbs+=("$m")
 				cpus+=("$c")
 			done
-			MB[$w-$n-$dir]=$(median "${mbs[@]}")
-			CPU[$w-$n-$dir]=$(median "${cpus[@]}")
+			MB[$w-$n-$dir]=$(median %.0f "${mbs[@]}")
+			CPU[$w-$n-$dir]=$(median %.1f "${cpus[@]}")
 			log "workers $w, $n session(s), $dir: ${MB[$w-$n-$dir]} Mbit/s, server CPU ${CPU[$w-$n-$dir]} s"
 		done
 	done
@@ -111,7 +113,8 @@ printf '\nztvpn over UDP, iperf3 %d s per run, %d run(s) (median), %s, %d CPUs\n
 printf '%-24s %14s %14s %10s\n' "" "workers = 1" "workers = 2" "2 / 1"
 for n in 1 2; do
 	for dir in up down; do
-		label="$n session$( ((n > 1)) && echo s), $dir"
+		label="$n session, $dir"
+		((n == 1)) || label="$n sessions, $dir"
 		ratio=$(python3 -c "
 try: print('%.2f' % (float('${MB[2-$n-$dir]}') / float('${MB[1-$n-$dir]}')))
 except Exception: print('n/a')")
