@@ -1085,6 +1085,17 @@ control_socket = \"$2\";
 ${3:-}"
 }
 
+# udp_alice_confs [EXTRA]: the UDP tests' gateway, $ZT_TMP/gw/server.conf
+# (server_conf_udp with control socket $SOCK and EXTRA), and alice's
+# client.conf on laptop1 with control socket $CSOCK; sets SOCK and CSOCK.
+udp_alice_confs() {
+	SOCK=$ZT_TMP/gw-run/server.sock
+	CSOCK=$ZT_TMP/laptop1-run/client.sock
+	server_conf_udp "$ZT_TMP/gw/server.conf" "$SOCK" "${1:-}" &&
+		write_client_conf "$ZT_TMP/laptop1/client.conf" "$ZT_PKI/devices/laptop-042" \
+			"$ZT_PKI/users/alice" gw.corp.example "control_socket = \"$CSOCK\";"
+}
+
 # json_get FIELD [USER]: read ztvpn-ctl --json output on stdin and print
 # FIELD: of USER's session (a sessions listing; USER empty = its only
 # session), or of the document itself (a status). Strings as they are,

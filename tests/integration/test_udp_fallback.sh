@@ -22,11 +22,7 @@ command -v nft >/dev/null || bail "nft is not installed (packaging/install-deps.
 zt_pki
 topo_up 1
 
-SOCK=$ZT_TMP/gw-run/server.sock
-CSOCK=$ZT_TMP/laptop1-run/client.sock
-must "server.conf with udp_listen = \"$UDP_ENDPOINT\"" server_conf_udp "$ZT_TMP/gw/server.conf" "$SOCK"
-write_client_conf "$ZT_TMP/laptop1/client.conf" "$ZT_PKI/devices/laptop-042" \
-	"$ZT_PKI/users/alice" gw.corp.example "control_socket = \"$CSOCK\";"
+must "server.conf with udp_listen = \"$UDP_ENDPOINT\", alice's client.conf" udp_alice_confs
 
 # block / unblock: add / delete the table that drops the data channel.
 block() {

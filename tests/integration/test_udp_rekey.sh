@@ -20,14 +20,10 @@ require_bins server client "$CTL_BIN"
 zt_pki
 topo_up 1
 
-SOCK=$ZT_TMP/gw-run/server.sock
-CSOCK=$ZT_TMP/laptop1-run/client.sock
 conf=$ZT_TMP/gw/server.conf
 must "server.conf with rekey_interval = 1 and reauth_interval = 10" \
-	server_conf_udp "$conf" "$SOCK" 'rekey_interval = 1;
+	udp_alice_confs 'rekey_interval = 1;
 reauth_interval = 10;'
-write_client_conf "$ZT_TMP/laptop1/client.conf" "$ZT_PKI/devices/laptop-042" \
-	"$ZT_PKI/users/alice" gw.corp.example "control_socket = \"$CSOCK\";"
 run_fg check-conf 10 "$NS_GW" "$SERVER_BIN" -n -c "$conf"
 check "ztvpn-server -n accepts it (status $FG_STATUS)" test "$FG_STATUS" = 0
 

@@ -23,11 +23,7 @@ zt_pki
 topo_up 1
 
 NEW_ADDR=192.0.2.77
-SOCK=$ZT_TMP/gw-run/server.sock
-CSOCK=$ZT_TMP/laptop1-run/client.sock
-must "server.conf with udp_listen = \"$UDP_ENDPOINT\"" server_conf_udp "$ZT_TMP/gw/server.conf" "$SOCK"
-write_client_conf "$ZT_TMP/laptop1/client.conf" "$ZT_PKI/devices/laptop-042" \
-	"$ZT_PKI/users/alice" gw.corp.example "control_socket = \"$CSOCK\";"
+must "server.conf with udp_listen = \"$UDP_ENDPOINT\", alice's client.conf" udp_alice_confs
 
 # from ADDR FIELD: the server's session FIELD (an ADDR:PORT) has host ADDR.
 from() {

@@ -16,6 +16,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "addr.h"
+
 /* ifinfo_get runs ioctl |req| (SIOCGIFMTU, SIOCGIFFLAGS, ...) on |ifname|. */
 static inline struct ifreq ifinfo_get(const char *ifname, unsigned long req) {
   struct ifreq ifr;
@@ -68,5 +70,18 @@ static inline void ifinfo_run(const char *cmd) {
   "ip link add " LAN_IF " type veth peer name " LAN_PEER " && "  \
   "ip link set " LAN_PEER " up && ip link set " LAN_IF " up && " \
   "ip addr add " LAN_ADDR "/24 dev " LAN_IF
+
+/* ifinfo_prefix builds an interface address with its prefix length
+ * (zt_prefix_parse refuses host bits, which 100.64.0.1/24 has). */
+static inline struct zt_prefix ifinfo_prefix(const char *ip, unsigned len) {
+  struct zt_ip a;
+  assert_true(zt_ip_parse(ip, &a));
+  struct zt_prefix p;
+  memset(&p, 0, sizeof(p));
+  p.family = a.family;
+  memcpy(p.addr, a.addr, sizeof(p.addr));
+  p.len = (uint8_t)len;
+  return p;
+}
 
 #endif

@@ -55,18 +55,6 @@
     if (!(call)) fail_msg("%s: %s", #call, err);   \
   } while (0)
 
-/* prefix builds an address with a prefix length. zt_prefix_parse refuses
- * host bits, which an interface address like 100.64.0.1/24 has. */
-static struct zt_prefix prefix(const char *ip, unsigned len) {
-  struct zt_ip a;
-  assert_true(zt_ip_parse(ip, &a));
-  struct zt_prefix p;
-  memset(&p, 0, sizeof(p));
-  p.family = a.family;
-  memcpy(p.addr, a.addr, sizeof(p.addr));
-  p.len = (uint8_t)len;
-  return p;
-}
 
 static struct zt_prefix route(const char *s) {
   struct zt_prefix p;
@@ -78,7 +66,7 @@ static struct zt_prefix route(const char *s) {
 static struct tun_dev *state_dev(void **state) { return *state; }
 
 static int configure(struct tun_dev *dev, char *err, size_t errlen) {
-  struct zt_prefix a4 = prefix(ADDR4, 24), a6 = prefix(ADDR6, 64);
+  struct zt_prefix a4 = ifinfo_prefix(ADDR4, 24), a6 = ifinfo_prefix(ADDR6, 64);
   struct zt_prefix r4 = route(ROUTE4), r6 = route(ROUTE6);
   return tun_open(TEST_IF, dev, err, errlen) &&
          tun_set_mtu_up(dev, TEST_MTU, err, errlen) &&
@@ -431,7 +419,7 @@ static void test_addresses(void **state) {
   assert_true(f6 & IFA_F_NODAD);
   assert_false(f6 & IFA_F_TENTATIVE);
   /* Assigning again is a no-op, not an error. */
-  struct zt_prefix a4 = prefix(ADDR4, 24), a6 = prefix(ADDR6, 64);
+  struct zt_prefix a4 = ifinfo_prefix(ADDR4, 24), a6 = ifinfo_prefix(ADDR6, 64);
   assert_ok(tun_add_address(dev, &a4, err, sizeof(err)));
   assert_ok(tun_add_address(dev, &a6, err, sizeof(err)));
   assert_int_equal(count_addrs(ADDR4, 24), 1);
@@ -446,7 +434,7 @@ static void test_address_bad_family(void **state) {
   bad.family = AF_UNIX;
   assert_int_equal(tun_add_address(dev, &bad, err, sizeof(err)), 0);
   assert_non_null(strstr(err, "add address"));
-  struct zt_prefix long4 = prefix("192.0.2.1", 33);
+  struct zt_prefix long4 = ifinfo_prefix("192.0.2.1", 33);
   assert_int_equal(tun_add_address(dev, &long4, err, sizeof(err)), 0);
 }
 

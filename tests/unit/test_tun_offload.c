@@ -34,6 +34,8 @@
 
 #include <cmocka.h>
 
+#include "ifinfo.h"
+
 #include "offload.h"
 #include "superpkt.h"
 #include "tun.h"
@@ -81,16 +83,6 @@ static void enter(int ns) {
   if (setns(ns, CLONE_NEWNET) != 0) fail_msg("setns: %s", strerror(errno));
 }
 
-static struct zt_prefix pfx(const char *ip, unsigned len) {
-  struct zt_ip a;
-  assert_true(zt_ip_parse(ip, &a));
-  struct zt_prefix p;
-  memset(&p, 0, sizeof(p));
-  p.family = a.family;
-  memcpy(p.addr, a.addr, sizeof(p.addr));
-  p.len = (uint8_t)len;
-  return p;
-}
 
 /* open_dev opens |name| in namespace |ns| with |queues| queues and offloads
  * (|vnet|), MTU 1400, up, with the address |a4|/24 and |a6|/64. */
@@ -98,7 +90,7 @@ static void open_dev(int ns, const char *name, unsigned queues, int vnet,
                      const char *a4, const char *a6, struct tun_dev *dev) {
   char err[256] = "";
   enter(ns);
-  struct zt_prefix p4 = pfx(a4, 24), p6 = pfx(a6, 64);
+  struct zt_prefix p4 = ifinfo_prefix(a4, 24), p6 = ifinfo_prefix(a6, 64);
   assert_ok(tun_open_queues(name, queues, vnet, dev, err, sizeof(err)));
   assert_int_equal(dev->nqueues, queues);
   assert_int_equal(dev->fd, dev->queues[0]);
