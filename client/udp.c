@@ -39,7 +39,7 @@ void client_udp_close(struct client_udp *u) {
 
 /* The path MTU towards the server as the kernel knows it, minus what the
  * data channel adds: the tunnel MTU that never fragments. */
-static unsigned mtu_cap(int fd, const struct sockaddr *server, socklen_t len) {
+static unsigned mtu_cap(const struct sockaddr *server, socklen_t len) {
   int probe = socket(server->sa_family, SOCK_DGRAM | SOCK_CLOEXEC, 0), mtu = 0;
   socklen_t ml = sizeof(mtu);
   if (probe < 0) return 0;
@@ -50,7 +50,6 @@ static unsigned mtu_cap(int fd, const struct sockaddr *server, socklen_t len) {
       getsockopt(probe, IPPROTO_IPV6, IPV6_MTU, &mtu, &ml);
   }
   close(probe);
-  (void)fd;
   int outer = server->sa_family == AF_INET ? OUTER_V4 : OUTER_V6;
   return mtu > outer + ZT_DGRAM_OVERHEAD ? (unsigned)(mtu - outer - ZT_DGRAM_OVERHEAD) : 0;
 }
@@ -74,7 +73,7 @@ int client_udp_start(struct client_udp *u, SSL *ssl, const struct zt_admit *a,
     ((struct sockaddr_in *)&u->server)->sin_port = htons(a->udp_port);
   else
     ((struct sockaddr_in6 *)&u->server)->sin6_port = htons(a->udp_port);
-  u->mtu_cap = mtu_cap(u->fd, (struct sockaddr *)&u->server, u->server_len);
+  u->mtu_cap = mtu_cap((struct sockaddr *)&u->server, u->server_len);
   /* The set being replaced keeps receiving what the server sent with it. */
   zt_rx_free(&u->rx_prev);
   if (u->rx.cur.ready) {

@@ -52,7 +52,7 @@ int client_udp_start(struct client_udp *u, SSL *ssl, const struct zt_admit *a,
                      const struct sockaddr *server, socklen_t server_len, uint64_t now_ms);
 void client_udp_close(struct client_udp *u);
 
-/* client_udp_probe sends a probe when one is due and updates |up|. Returns
+/* client_udp_tick sends a probe when one is due and updates |up|. Returns
  * the path the server should be told of (enum zt_path) when it changed,
  * else -1. */
 int client_udp_tick(struct client_udp *u, uint64_t now_ms);

@@ -1221,6 +1221,16 @@ file_size() { stat -c %s "$1" 2>/dev/null || printf 0; }
 # file_grows FILE N: FILE is larger than N bytes (for wait_for).
 file_grows() { (($(file_size "$1") > $2)); }
 
+# moving NAME: the receiving end of transfer NAME (xfer_start) gets more
+# data within 3 s.
+moving() {
+	local f=$ZT_TMP/$1.dst n
+	n=$(file_size "$f")
+	wait_for 3 file_grows "$f" "$n" && return 0
+	log "$1: stuck at $n bytes"
+	return 1
+}
+
 # xfer_start_paced NAME LAPTOP_NS PORT MBYTES up|down KBPS: like xfer_start,
 # but the sender paces itself to KBPS kB/s (a transfer that lasts, without a
 # queue that would drop other traffic), and finishes with xfer_finish.

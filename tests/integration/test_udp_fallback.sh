@@ -58,14 +58,6 @@ path_within() {
 	fi
 	log "the server's session is on $path after $((($(now_us) - t0) / 1000)) ms"
 }
-# moving NAME: the receiving end of transfer NAME gets more data within 3 s.
-moving() {
-	local f=$ZT_TMP/$1.dst n
-	n=$(file_size "$f")
-	wait_for 3 file_grows "$f" "$n" && return 0
-	log "$1: stuck at $n bytes"
-	return 1
-}
 
 must "server starts" start_server
 must "alice on laptop-042 (laptop1) brings the tunnel up" \

@@ -31,14 +31,6 @@ from() {
 	ep=$(session_json_field "$SOCK" "$2") || return 1
 	[[ ${ep%:*} == "$1" ]]
 }
-# moving NAME: the receiving end of transfer NAME gets more data within 3 s.
-moving() {
-	local f=$ZT_TMP/$1.dst n
-	n=$(file_size "$f")
-	wait_for 3 file_grows "$f" "$n" && return 0
-	log "$1: stuck at $n bytes"
-	return 1
-}
 both_moving() { moving roam-up && moving roam-down; }
 
 must "server starts" start_server
